@@ -1,0 +1,282 @@
+//! The handshake: `POST /v1/handshake` carries a [`ClientHello`] in and a
+//! [`ServerHello`] out. Both sides then hold the same transcript hash, the
+//! server's signature over it, and the two session keys derived from the
+//! ECDH secret with HKDF-SHA256.
+//!
+//! ```text
+//! transcript = SHA-256("carechat-v1-handshake" || 0x00 || client_pub ||
+//!                      client_nonce || sid || server_pub || server_nonce)
+//! sig        = ECDSA-P256-SHA256(identity, transcript)        (r || s)
+//! PRK        = HKDF-Extract(salt = transcript, IKM = ECDH x-coordinate)
+//! k_c2s/s2c  = HKDF-Expand(PRK, "carechat-v1 c2s" / "carechat-v1 s2c", 32)
+//! ```
+//!
+//! Ephemeral secrets are `p256::SecretKey`s and the ECDH output a
+//! `SharedSecret`; both zeroize on drop, which happens as soon as the session
+//! keys exist.
+
+use hkdf::Hkdf;
+use p256::ecdh::diffie_hellman;
+use p256::{PublicKey, SecretKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+use crate::encoding::{b64u_decode, b64u_decode_fixed, b64u_encode};
+use crate::keys::{encode_public_point, parse_public_point, IdentityKey, IdentityPublicKey, KeyError, POINT_LEN};
+use crate::session::{Role, Session, SessionId, SessionKeys, SID_LEN};
+use crate::VERSION;
+
+/// Length of each side's handshake nonce.
+pub const NONCE_LEN: usize = 32;
+const TRANSCRIPT_LABEL: &[u8] = b"carechat-v1-handshake";
+const INFO_C2S: &[u8] = b"carechat-v1 c2s";
+const INFO_S2C: &[u8] = b"carechat-v1 s2c";
+
+/// The client's opening message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientHello {
+    /// Protocol version; must be 1.
+    pub v: u64,
+    /// base64url of the client's ephemeral SEC1 public key (65 bytes).
+    pub client_pub: String,
+    /// base64url of 32 fresh random bytes.
+    pub client_nonce: String,
+}
+
+/// The server's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerHello {
+    /// Protocol version; 1.
+    pub v: u64,
+    /// base64url of the 16-byte session id.
+    pub sid: String,
+    /// base64url of the server's ephemeral SEC1 public key.
+    pub server_pub: String,
+    /// base64url of 32 fresh random bytes.
+    pub server_nonce: String,
+    /// Which identity key signed: 16 lower-case hex digits.
+    pub key_id: String,
+    /// base64url of the 64-byte `r || s` signature over the transcript.
+    pub sig: String,
+}
+
+/// Why a handshake failed. The server answers each with HTTP 400 and
+/// [`HandshakeError::code`]; the client refuses to continue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    /// `v` was not 1.
+    #[error("unsupported protocol version")]
+    UnsupportedVersion,
+    /// A field was missing, not base64url, or the wrong length.
+    #[error("malformed handshake message")]
+    Malformed,
+    /// A public key was not a valid uncompressed P-256 point.
+    #[error("invalid public key: {0}")]
+    InvalidKey(KeyError),
+    /// The server named an identity key other than the pinned one.
+    #[error("handshake signed by an unexpected identity key")]
+    UnknownIdentity,
+    /// The signature did not verify under the pinned identity key.
+    #[error("handshake signature does not verify")]
+    BadSignature,
+}
+
+impl HandshakeError {
+    /// The stable error code sent in the server's JSON error body.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::UnsupportedVersion => "unsupported_version",
+            Self::Malformed => "malformed_hello",
+            Self::InvalidKey(_) => "invalid_public_key",
+            Self::UnknownIdentity => "unknown_identity",
+            Self::BadSignature => "bad_signature",
+        }
+    }
+}
+
+/// The handshake transcript hash over all the public values.
+#[must_use]
+pub fn transcript(
+    client_pub: &[u8; POINT_LEN],
+    client_nonce: &[u8; NONCE_LEN],
+    sid: &SessionId,
+    server_pub: &[u8; POINT_LEN],
+    server_nonce: &[u8; NONCE_LEN],
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(TRANSCRIPT_LABEL);
+    h.update([0u8]);
+    h.update(client_pub);
+    h.update(client_nonce);
+    h.update(sid.0);
+    h.update(server_pub);
+    h.update(server_nonce);
+    h.finalize().into()
+}
+
+/// The HKDF key schedule: returns `PRK` (for known-answer tests) and the keys.
+#[must_use]
+pub fn derive_keys(z: &[u8], transcript: &[u8; 32]) -> (Zeroizing<[u8; 32]>, SessionKeys) {
+    let (prk, hk) = Hkdf::<Sha256>::extract(Some(transcript), z);
+    let mut prk_out = Zeroizing::new([0u8; 32]);
+    prk_out.copy_from_slice(&prk);
+    let mut c2s = Zeroizing::new([0u8; 32]);
+    let mut s2c = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's 8160-byte output limit.
+    let ok_c2s = hk.expand(INFO_C2S, c2s.as_mut()).is_ok();
+    let ok_s2c = hk.expand(INFO_S2C, s2c.as_mut()).is_ok();
+    debug_assert!(ok_c2s && ok_s2c);
+    (prk_out, SessionKeys { c2s, s2c })
+}
+
+/// ECDH: the x-coordinate of `secret * peer`. Zeroized on drop.
+#[must_use]
+pub fn shared_secret(secret: &SecretKey, peer: &PublicKey) -> Zeroizing<[u8; 32]> {
+    let shared = diffie_hellman(secret.to_nonzero_scalar(), peer.as_affine());
+    let mut z = Zeroizing::new([0u8; 32]);
+    z.copy_from_slice(shared.raw_secret_bytes());
+    z
+}
+
+fn check_version(v: u64) -> Result<(), HandshakeError> {
+    if v == u64::from(VERSION) {
+        Ok(())
+    } else {
+        Err(HandshakeError::UnsupportedVersion)
+    }
+}
+
+fn decode_point(text: &str) -> Result<(PublicKey, [u8; POINT_LEN]), HandshakeError> {
+    let bytes = b64u_decode(text).map_err(|_| HandshakeError::Malformed)?;
+    let key = parse_public_point(&bytes).map_err(HandshakeError::InvalidKey)?;
+    Ok((key, encode_public_point(&key)))
+}
+
+fn decode_nonce(text: &str) -> Result<[u8; NONCE_LEN], HandshakeError> {
+    b64u_decode_fixed::<NONCE_LEN>(text).map_err(|_| HandshakeError::Malformed)
+}
+
+/// Server side: answers a [`ClientHello`] with fresh randomness.
+///
+/// # Errors
+/// [`HandshakeError::UnsupportedVersion`], [`HandshakeError::Malformed`] or
+/// [`HandshakeError::InvalidKey`]; no session exists then.
+pub fn server_accept(
+    identity: &IdentityKey,
+    hello: &ClientHello,
+    rng: &mut impl rand_core::CryptoRngCore,
+) -> Result<(ServerHello, Session), HandshakeError> {
+    let ephemeral = SecretKey::random(rng);
+    let sid = SessionId::random(rng);
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    server_accept_with(identity, hello, &ephemeral, sid, nonce)
+}
+
+/// Server side with the ephemeral key, sid and nonce given: the deterministic
+/// core of [`server_accept`], used by the known-answer tests.
+///
+/// # Errors
+/// As [`server_accept`].
+pub fn server_accept_with(
+    identity: &IdentityKey,
+    hello: &ClientHello,
+    ephemeral: &SecretKey,
+    sid: SessionId,
+    server_nonce: [u8; NONCE_LEN],
+) -> Result<(ServerHello, Session), HandshakeError> {
+    check_version(hello.v)?;
+    let (client_key, client_pub) = decode_point(&hello.client_pub)?;
+    let client_nonce = decode_nonce(&hello.client_nonce)?;
+    let server_pub = encode_public_point(&ephemeral.public_key());
+    let th = transcript(&client_pub, &client_nonce, &sid, &server_pub, &server_nonce);
+    let sig = identity.sign(&th);
+    let z = shared_secret(ephemeral, &client_key);
+    let (_, keys) = derive_keys(z.as_ref(), &th);
+    let reply = ServerHello {
+        v: u64::from(VERSION),
+        sid: sid.to_b64u(),
+        server_pub: b64u_encode(&server_pub),
+        server_nonce: b64u_encode(&server_nonce),
+        key_id: identity.public().key_id(),
+        sig: b64u_encode(&sig),
+    };
+    Ok((reply, Session::new(sid, &keys, Role::Server)))
+}
+
+/// Client side: holds the ephemeral secret between sending the hello and
+/// receiving the answer. Consumed (and the secret wiped) by [`Self::finish`].
+pub struct ClientHandshake {
+    ephemeral: SecretKey,
+    client_pub: [u8; POINT_LEN],
+    client_nonce: [u8; NONCE_LEN],
+}
+
+impl std::fmt::Debug for ClientHandshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientHandshake(***)")
+    }
+}
+
+impl ClientHandshake {
+    /// A fresh ephemeral key and nonce.
+    pub fn start(rng: &mut impl rand_core::CryptoRngCore) -> Self {
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        Self::with(SecretKey::random(rng), nonce)
+    }
+
+    /// A handshake with given ephemeral key and nonce (known-answer tests).
+    #[must_use]
+    pub fn with(ephemeral: SecretKey, client_nonce: [u8; NONCE_LEN]) -> Self {
+        let client_pub = encode_public_point(&ephemeral.public_key());
+        Self {
+            ephemeral,
+            client_pub,
+            client_nonce,
+        }
+    }
+
+    /// The hello to POST.
+    #[must_use]
+    pub fn hello(&self) -> ClientHello {
+        ClientHello {
+            v: u64::from(VERSION),
+            client_pub: b64u_encode(&self.client_pub),
+            client_nonce: b64u_encode(&self.client_nonce),
+        }
+    }
+
+    /// Checks the server's answer against the pinned identity key and derives
+    /// the session. No key is derived unless the signature verifies.
+    ///
+    /// # Errors
+    /// Any [`HandshakeError`]; the caller must not talk to this server.
+    pub fn finish(
+        self,
+        reply: &ServerHello,
+        pinned: &IdentityPublicKey,
+    ) -> Result<Session, HandshakeError> {
+        check_version(reply.v)?;
+        let sid = SessionId(
+            b64u_decode_fixed::<SID_LEN>(&reply.sid).map_err(|_| HandshakeError::Malformed)?,
+        );
+        let (server_key, server_pub) = decode_point(&reply.server_pub)?;
+        let server_nonce = decode_nonce(&reply.server_nonce)?;
+        let sig = b64u_decode_fixed::<64>(&reply.sig).map_err(|_| HandshakeError::Malformed)?;
+        if reply.key_id != pinned.key_id() {
+            return Err(HandshakeError::UnknownIdentity);
+        }
+        let th = transcript(&self.client_pub, &self.client_nonce, &sid, &server_pub, &server_nonce);
+        if !pinned.verify(&th, &sig) {
+            return Err(HandshakeError::BadSignature);
+        }
+        let z = shared_secret(&self.ephemeral, &server_key);
+        let (_, keys) = derive_keys(z.as_ref(), &th);
+        Ok(Session::new(sid, &keys, Role::Client))
+    }
+}

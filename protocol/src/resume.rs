@@ -1,0 +1,104 @@
+//! Resumption bookkeeping shared by both ends.
+//!
+//! After a dropped connection each side learns, from the peer's `sync`, the
+//! highest `seq` the peer accepted, and must send again, under new `seq`
+//! values, every message of its own the peer has not received. An [`Outbox`]
+//! holds messages that were sent (or queued while offline) and are not yet
+//! known to have arrived.
+//!
+//! Version 1 has no acknowledgement other than `sync` at the start of a
+//! connection, so everything sent on a long-lived connection stays here until
+//! the next reconnect; the outbox is therefore bounded, and drops its oldest
+//! entries first (the ones most likely to have arrived).
+
+use std::collections::VecDeque;
+
+/// Messages not yet known to have reached the peer.
+#[derive(Debug)]
+pub struct Outbox<T> {
+    entries: VecDeque<(T, Option<u64>)>,
+    limit: usize,
+}
+
+impl<T> Outbox<T> {
+    /// An empty outbox holding at most `limit` messages.
+    #[must_use]
+    pub fn new(limit: usize) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// Records a message that was sent as `seq`, or queued unsent (`None`).
+    pub fn push(&mut self, message: T, seq: Option<u64>) {
+        if self.entries.len() == self.limit {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((message, seq));
+    }
+
+    /// Handles the peer's `sync`: forgets what the peer has received
+    /// (`seq <= last_seq_received`) and hands back, in order, every message
+    /// it still needs. The caller sends each again and [`Self::push`]es it
+    /// with its new `seq`.
+    pub fn take_unreceived(&mut self, last_seq_received: Option<u64>) -> Vec<T> {
+        let received = |seq: Option<u64>| matches!((seq, last_seq_received), (Some(s), Some(l)) if s <= l);
+        self.entries
+            .drain(..)
+            .filter(|(_, seq)| !received(*seq))
+            .map(|(message, _)| message)
+            .collect()
+    }
+
+    /// Drops messages that no longer need delivering (for example a `say`
+    /// that has been answered).
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.entries.retain(|(message, _)| keep(message));
+    }
+
+    /// Number of messages held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outbox;
+
+    #[test]
+    fn resends_only_what_the_peer_missed_in_order() {
+        let mut out = Outbox::new(8);
+        out.push("a", Some(1));
+        out.push("b", Some(2));
+        out.push("c", Some(3));
+        out.push("queued", None);
+        assert_eq!(out.take_unreceived(Some(1)), vec!["b", "c", "queued"]);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn null_sync_means_nothing_arrived() {
+        let mut out = Outbox::new(8);
+        out.push("welcome", Some(1));
+        assert_eq!(out.take_unreceived(None), vec!["welcome"]);
+    }
+
+    #[test]
+    fn bounded_drops_oldest() {
+        let mut out = Outbox::new(2);
+        out.push(1, Some(1));
+        out.push(2, Some(2));
+        out.push(3, Some(3));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out.take_unreceived(None), vec![2, 3]);
+    }
+}
