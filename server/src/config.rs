@@ -226,10 +226,7 @@ impl RawConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] for a variable that is not a number where
     /// one is needed.
-    pub fn apply_env(
-        &mut self,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn num<T: std::str::FromStr>(
             env: &impl Fn(&str) -> Option<String>,
             name: &'static str,
@@ -330,7 +327,10 @@ impl RawConfig {
     /// # Errors
     /// The first [`ConfigError::Invalid`] found.
     pub fn validate(self) -> Result<Config, ConfigError> {
-        let listen_text = self.server.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen_text = self
+            .server
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_text.parse().map_err(|_| {
             invalid(
                 "server.listen",
@@ -367,11 +367,17 @@ impl RawConfig {
                 "is empty, so no web site could embed the chat; list your clinic site's origin, e.g. [\"https://www.clinic.example\"]",
             ));
         }
-        let idle = self.sessions.idle_timeout_secs.unwrap_or(MAX_IDLE.as_secs());
+        let idle = self
+            .sessions
+            .idle_timeout_secs
+            .unwrap_or(MAX_IDLE.as_secs());
         if idle == 0 || idle > MAX_IDLE.as_secs() {
             return Err(invalid(
                 "sessions.idle_timeout_secs",
-                format!("is {idle}; it must be between 1 and {} (15 minutes, the protocol's limit)", MAX_IDLE.as_secs()),
+                format!(
+                    "is {idle}; it must be between 1 and {} (15 minutes, the protocol's limit)",
+                    MAX_IDLE.as_secs()
+                ),
             ));
         }
         let absolute = self
@@ -381,7 +387,10 @@ impl RawConfig {
         if absolute == 0 || absolute > MAX_ABSOLUTE.as_secs() {
             return Err(invalid(
                 "sessions.absolute_timeout_secs",
-                format!("is {absolute}; it must be between 1 and {} (12 hours, the protocol's limit)", MAX_ABSOLUTE.as_secs()),
+                format!(
+                    "is {absolute}; it must be between 1 and {} (12 hours, the protocol's limit)",
+                    MAX_ABSOLUTE.as_secs()
+                ),
             ));
         }
         let handshakes_per_minute = self.limits.handshakes_per_minute.unwrap_or(30);

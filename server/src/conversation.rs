@@ -90,7 +90,12 @@ impl Conversation {
 
     /// Handles one message from the patient (never `sync`, which the
     /// transport owns).
-    pub fn handle(&self, sid: &SessionId, state: &mut ChatState, message: ClientMessage) -> Outcome {
+    pub fn handle(
+        &self,
+        sid: &SessionId,
+        state: &mut ChatState,
+        message: ClientMessage,
+    ) -> Outcome {
         match message {
             ClientMessage::Sync { .. } => Outcome::Send(Vec::new()),
             ClientMessage::End => Outcome::End,
@@ -128,7 +133,10 @@ impl Conversation {
         if let ConsentState::Accepted { .. } = state.consent {
             return notice("consent_accepted", self.ready_text());
         }
-        match self.ledger.record_accepted(sid, &policy_version, SystemTime::now()) {
+        match self
+            .ledger
+            .record_accepted(sid, &policy_version, SystemTime::now())
+        {
             Ok(()) => {
                 tracing::info!(session = ?sid, policy_version, "consent recorded");
                 state.consent = ConsentState::Accepted { policy_version };
@@ -165,12 +173,17 @@ impl Conversation {
             );
         }
         if id.is_empty() || id.len() > 64 {
-            return error("invalid_message_id", "This message could not be sent. Please try again.".to_owned());
+            return error(
+                "invalid_message_id",
+                "This message could not be sent. Please try again.".to_owned(),
+            );
         }
         if text.chars().count() > MAX_SAY_CHARS {
             return error(
                 "message_too_long",
-                format!("That message is too long. Please keep it under {MAX_SAY_CHARS} characters."),
+                format!(
+                    "That message is too long. Please keep it under {MAX_SAY_CHARS} characters."
+                ),
             );
         }
         let (intent, answer, escalated) = self.understand(text);
@@ -208,7 +221,11 @@ impl Conversation {
         }
         let normalized = text.trim().to_lowercase();
         if normalized.is_empty() {
-            return ("chat.empty", "I didn't catch that. What would you like to know?".to_owned(), false);
+            return (
+                "chat.empty",
+                "I didn't catch that. What would you like to know?".to_owned(),
+                false,
+            );
         }
         if let Some(intent) = small_talk(&normalized) {
             let answer = match intent {
@@ -253,9 +270,25 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 
 /// Greetings, thanks and goodbyes, when that is all the message is.
 fn small_talk(text: &str) -> Option<&'static str> {
-    const GREETING: &[&str] = &["hi", "hello", "hey", "hiya", "morning", "afternoon", "evening", "good", "there", "yo"];
-    const THANKS: &[&str] = &["thanks", "thank", "you", "thx", "ty", "great", "ok", "okay", "cool", "perfect", "so", "much", "very"];
-    const BYE: &[&str] = &["bye", "goodbye", "see", "ya", "later", "that's", "all", "cya"];
+    const GREETING: &[&str] = &[
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "morning",
+        "afternoon",
+        "evening",
+        "good",
+        "there",
+        "yo",
+    ];
+    const THANKS: &[&str] = &[
+        "thanks", "thank", "you", "thx", "ty", "great", "ok", "okay", "cool", "perfect", "so",
+        "much", "very",
+    ];
+    const BYE: &[&str] = &[
+        "bye", "goodbye", "see", "ya", "later", "that's", "all", "cya",
+    ];
     let all = |set: &[&str]| words(text).all(|w| set.contains(&w));
     if words(text).next().is_none() {
         return None;
@@ -277,8 +310,20 @@ fn about_own_records(text: &str) -> bool {
     let own = words(text).any(|w| ["my", "mine", "i'm", "im"].contains(&w));
     let record = words(text).any(|w| {
         [
-            "appointment", "appointments", "appt", "results", "result", "lab", "labs",
-            "refill", "refills", "prescription", "prescriptions", "bill", "balance", "chart",
+            "appointment",
+            "appointments",
+            "appt",
+            "results",
+            "result",
+            "lab",
+            "labs",
+            "refill",
+            "refills",
+            "prescription",
+            "prescriptions",
+            "bill",
+            "balance",
+            "chart",
         ]
         .contains(&w)
     });
@@ -298,7 +343,14 @@ mod tests {
 
     fn say(engine: &Conversation, state: &mut ChatState, id: &str, text: &str) -> ServerMessage {
         let sid = SessionId([1; 16]);
-        match engine.handle(&sid, state, ClientMessage::Say { id: id.into(), text: text.into() }) {
+        match engine.handle(
+            &sid,
+            state,
+            ClientMessage::Say {
+                id: id.into(),
+                text: text.into(),
+            },
+        ) {
             Outcome::Send(mut m) => m.remove(0),
             Outcome::End => panic!("ended"),
         }
@@ -306,7 +358,10 @@ mod tests {
 
     fn accept(engine: &Conversation, state: &mut ChatState) -> ServerMessage {
         let sid = SessionId([1; 16]);
-        let msg = ClientMessage::Consent { accepted: true, policy_version: "2026-01".into() };
+        let msg = ClientMessage::Consent {
+            accepted: true,
+            policy_version: "2026-01".into(),
+        };
         match engine.handle(&sid, state, msg) {
             Outcome::Send(mut m) => m.remove(0),
             Outcome::End => panic!("ended"),
@@ -319,8 +374,13 @@ mod tests {
         let engine = engine(dir.path());
         let mut state = ChatState::default();
         let reply = say(&engine, &mut state, "m1", "what are your hours");
-        assert!(matches!(&reply, ServerMessage::Error { code, text } if code == "consent_required" && text.contains("911") && text.contains("988")));
-        assert!(state.answered.is_empty(), "a message before consent was stored");
+        assert!(
+            matches!(&reply, ServerMessage::Error { code, text } if code == "consent_required" && text.contains("911") && text.contains("988"))
+        );
+        assert!(
+            state.answered.is_empty(),
+            "a message before consent was stored"
+        );
         assert!(!engine.ledger.path().exists());
     }
 
@@ -330,11 +390,28 @@ mod tests {
         let engine = engine(dir.path());
         let mut state = ChatState::default();
         let sid = SessionId([1; 16]);
-        let out = engine.handle(&sid, &mut state, ClientMessage::Consent { accepted: false, policy_version: "2026-01".into() });
-        let Outcome::Send(messages) = out else { panic!() };
-        assert!(matches!(&messages[0], ServerMessage::Notice { code, text } if code == "consent_declined" && text.contains("(555) 010-4477")));
-        assert!(!engine.ledger.path().exists(), "a declined consent was written down");
-        assert!(matches!(say(&engine, &mut state, "m1", "hours?"), ServerMessage::Error { .. }));
+        let out = engine.handle(
+            &sid,
+            &mut state,
+            ClientMessage::Consent {
+                accepted: false,
+                policy_version: "2026-01".into(),
+            },
+        );
+        let Outcome::Send(messages) = out else {
+            panic!()
+        };
+        assert!(
+            matches!(&messages[0], ServerMessage::Notice { code, text } if code == "consent_declined" && text.contains("(555) 010-4477"))
+        );
+        assert!(
+            !engine.ledger.path().exists(),
+            "a declined consent was written down"
+        );
+        assert!(matches!(
+            say(&engine, &mut state, "m1", "hours?"),
+            ServerMessage::Error { .. }
+        ));
     }
 
     #[test]
@@ -342,12 +419,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = engine(dir.path());
         let mut state = ChatState::default();
-        assert!(matches!(accept(&engine, &mut state), ServerMessage::Notice { code, .. } if code == "consent_accepted"));
+        assert!(
+            matches!(accept(&engine, &mut state), ServerMessage::Notice { code, .. } if code == "consent_accepted")
+        );
         let ledger = std::fs::read_to_string(engine.ledger.path()).unwrap();
         let record: serde_json::Value = serde_json::from_str(ledger.trim()).unwrap();
         assert_eq!(record["policy_version"], "2026-01");
         assert!(record["time"].as_str().unwrap().ends_with('Z'));
-        assert!(!ledger.contains(&SessionId([1; 16]).to_b64u()), "raw session id written");
+        assert!(
+            !ledger.contains(&SessionId([1; 16]).to_b64u()),
+            "raw session id written"
+        );
 
         let first = say(&engine, &mut state, "m1", "hello");
         let again = say(&engine, &mut state, "m1", "something else entirely");
@@ -360,7 +442,15 @@ mod tests {
         let engine = engine(dir.path());
         let mut state = ChatState::default();
         accept(&engine, &mut state);
-        let ServerMessage::Reply { intent, escalated, text, .. } = say(&engine, &mut state, "m1", "I want to kill myself") else { panic!() };
+        let ServerMessage::Reply {
+            intent,
+            escalated,
+            text,
+            ..
+        } = say(&engine, &mut state, "m1", "I want to kill myself")
+        else {
+            panic!()
+        };
         assert_eq!(intent, "safety.crisis");
         assert!(escalated && text.contains("988") && text.contains("911"));
     }
@@ -371,10 +461,22 @@ mod tests {
         let engine = engine(dir.path());
         let mut state = ChatState::default();
         accept(&engine, &mut state);
-        let ServerMessage::Reply { intent, text, escalated, .. } = say(&engine, &mut state, "m1", "what is the capital of france") else { panic!() };
+        let ServerMessage::Reply {
+            intent,
+            text,
+            escalated,
+            ..
+        } = say(&engine, &mut state, "m1", "what is the capital of france")
+        else {
+            panic!()
+        };
         assert_eq!(intent, "fallback.unknown");
         assert!(text.contains("(555) 010-4477") && !escalated);
-        let ServerMessage::Reply { intent, .. } = say(&engine, &mut state, "m2", "when is my next appointment") else { panic!() };
+        let ServerMessage::Reply { intent, .. } =
+            say(&engine, &mut state, "m2", "when is my next appointment")
+        else {
+            panic!()
+        };
         assert_eq!(intent, "account.needs_staff");
     }
 }

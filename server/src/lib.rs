@@ -103,7 +103,11 @@ pub fn open_identity(config: &Config) -> anyhow::Result<IdentityKey> {
     let (key, generated) = server_key::load_or_generate(&config.data_dir)?;
     let public = key.public();
     if generated {
-        tracing::info!(key_id = public.key_id(), public_key = public.to_b64u(), "generated a new identity key");
+        tracing::info!(
+            key_id = public.key_id(),
+            public_key = public.to_b64u(),
+            "generated a new identity key"
+        );
     } else {
         tracing::info!(key_id = public.key_id(), "identity key loaded");
     }

@@ -8,7 +8,11 @@ use carechat::config::{Overrides, RawConfig, DEMO_CONFIG};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "carechat", version, about = "Encrypted chat assistant for healthcare clinics")]
+#[command(
+    name = "carechat",
+    version,
+    about = "Encrypted chat assistant for healthcare clinics"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -89,7 +93,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init { config, data_dir } => {
             if config.exists() {
-                anyhow::bail!("{} already exists; refusing to overwrite it", config.display());
+                anyhow::bail!(
+                    "{} already exists; refusing to overwrite it",
+                    config.display()
+                );
             }
             std::fs::write(&config, DEMO_CONFIG)
                 .with_context(|| format!("cannot write {}", config.display()))?;
@@ -97,9 +104,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot create {}", data_dir.display()))?;
             let key = carechat::server_key::generate(&data_dir)?;
             let public = key.public();
-            println!("Wrote {} (the demo clinic: edit [clinic], [server] and the FAQ).", config.display());
-            println!("Generated the identity key in {} (key id {}).", data_dir.display(), public.key_id());
-            println!("Start with: carechat serve --config {} --data-dir {}", config.display(), data_dir.display());
+            println!(
+                "Wrote {} (the demo clinic: edit [clinic], [server] and the FAQ).",
+                config.display()
+            );
+            println!(
+                "Generated the identity key in {} (key id {}).",
+                data_dir.display(),
+                public.key_id()
+            );
+            println!(
+                "Start with: carechat serve --config {} --data-dir {}",
+                config.display(),
+                data_dir.display()
+            );
             Ok(())
         }
         Command::CheckConfig { config } => {
@@ -107,20 +125,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}: ok", config.display());
             Ok(())
         }
-        Command::Serve { config, listen, data_dir, assets_dir, public_url, demo_site, demo_site_dir } => {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+            assets_dir,
+            public_url,
+            demo_site,
+            demo_site_dir,
+        } => {
             let mut raw = load(config.as_ref())?;
             let demo_site_addr = demo_site
-                .map(|a| a.parse::<std::net::SocketAddr>().with_context(|| format!("--demo-site {a:?} is not an address:port")))
+                .map(|a| {
+                    a.parse::<std::net::SocketAddr>()
+                        .with_context(|| format!("--demo-site {a:?} is not an address:port"))
+                })
                 .transpose()?;
             raw.apply_overrides(Overrides {
                 listen,
                 data_dir,
                 assets_dir,
                 public_url,
-                extra_allowed_origins: demo_site_addr.iter().map(|a| format!("http://{a}")).collect(),
+                extra_allowed_origins: demo_site_addr
+                    .iter()
+                    .map(|a| format!("http://{a}"))
+                    .collect(),
             });
             let config = raw.validate()?;
-            let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(serve(config, demo_site_addr, demo_site_dir))
         }
     }
@@ -144,7 +177,12 @@ async fn serve(
             .await
             .with_context(|| format!("cannot listen on {addr} for the demo site"))?;
         tracing::info!(url = %format!("http://{addr}/"), "demo clinic web site: open this in a browser");
-        tokio::spawn(carechat::run_demo_site(listener, demo_site_dir, public_url, shutdown_signal()));
+        tokio::spawn(carechat::run_demo_site(
+            listener,
+            demo_site_dir,
+            public_url,
+            shutdown_signal(),
+        ));
     }
     chat.await.context("server task failed")?
 }
@@ -155,7 +193,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -27,6 +27,10 @@ impl FaqMatcher {
             .faq
             .iter()
             .find(|e| e.keywords.iter().any(|k| t.contains(k.as_str())))
-            .map(|e| FaqMatch { intent: &e.intent, answer: &e.answer, score: 1.0 })
+            .map(|e| FaqMatch {
+                intent: &e.intent,
+                answer: &e.answer,
+                score: 1.0,
+            })
     }
 }

@@ -12,5 +12,6 @@ pub enum SafetyConcern {
 /// Screen.
 #[must_use]
 pub fn screen(text: &str) -> Option<SafetyConcern> {
-    text.contains("kill myself").then_some(SafetyConcern::Crisis)
+    text.contains("kill myself")
+        .then_some(SafetyConcern::Crisis)
 }

@@ -95,7 +95,10 @@ fn load(path: &Path) -> Result<IdentityKey, KeyFileError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(path).map_err(io(path))?.permissions().mode();
+        let mode = std::fs::metadata(path)
+            .map_err(io(path))?
+            .permissions()
+            .mode();
         if mode & 0o077 != 0 {
             return Err(KeyFileError::Permissions(path.to_owned()));
         }
@@ -159,6 +162,9 @@ mod tests {
         assert!(err.to_string().contains("chmod 600"), "{err}");
         std::fs::write(&path, "not a key").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(load_or_generate(dir.path()), Err(KeyFileError::Format(_))));
+        assert!(matches!(
+            load_or_generate(dir.path()),
+            Err(KeyFileError::Format(_))
+        ));
     }
 }

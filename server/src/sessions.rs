@@ -117,7 +117,9 @@ impl Sessions {
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Arc<tokio::sync::Mutex<ChatSession>>>> {
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<SessionId, Arc<tokio::sync::Mutex<ChatSession>>>> {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -130,7 +132,10 @@ impl Sessions {
         if map.len() >= self.max {
             return Err(Full);
         }
-        map.insert(session.crypto.sid(), Arc::new(tokio::sync::Mutex::new(session)));
+        map.insert(
+            session.crypto.sid(),
+            Arc::new(tokio::sync::Mutex::new(session)),
+        );
         Ok(())
     }
 

@@ -87,7 +87,10 @@ pub async fn handshake(
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return json_error(StatusCode::BAD_REQUEST, "malformed_hello");
     };
-    if value.get("v").is_some_and(|v| v != &serde_json::json!(protocol::VERSION)) {
+    if value
+        .get("v")
+        .is_some_and(|v| v != &serde_json::json!(protocol::VERSION))
+    {
         return json_error(StatusCode::BAD_REQUEST, "unsupported_version");
     }
     let Ok(hello) = serde_json::from_value::<ClientHello>(value) else {
@@ -101,7 +104,11 @@ pub async fn handshake(
         }
     };
     let sid = session.sid();
-    if app.sessions.insert(ChatSession::new(session, Instant::now())).is_err() {
+    if app
+        .sessions
+        .insert(ChatSession::new(session, Instant::now()))
+        .is_err()
+    {
         tracing::warn!("session limit reached; handshake refused");
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "server_busy");
     }
@@ -133,7 +140,11 @@ enum Stop {
     /// The socket dropped or the peer closed it; the session stays for resume.
     Dropped,
     /// Close with this code; `forget` also ends the session.
-    Close { code: u16, reason: &'static str, forget: bool },
+    Close {
+        code: u16,
+        reason: &'static str,
+        forget: bool,
+    },
 }
 
 impl Stop {
@@ -142,12 +153,20 @@ impl Stop {
         if error == FrameError::Exhausted {
             Self::unknown("session frame limit reached")
         } else {
-            Self::Close { code: CLOSE_REJECTED, reason: "frame rejected", forget: true }
+            Self::Close {
+                code: CLOSE_REJECTED,
+                reason: "frame rejected",
+                forget: true,
+            }
         }
     }
 
     fn unknown(reason: &'static str) -> Self {
-        Self::Close { code: CLOSE_UNKNOWN_SESSION, reason, forget: true }
+        Self::Close {
+            code: CLOSE_UNKNOWN_SESSION,
+            reason,
+            forget: true,
+        }
     }
 }
 
@@ -158,12 +177,18 @@ struct Connection {
 
 impl Connection {
     async fn run(mut self, sid: Option<SessionId>) {
-        let Some((sid, handle)) = sid.and_then(|sid| self.app.sessions.get(&sid).map(|h| (sid, h))) else {
+        let Some((sid, handle)) = sid.and_then(|sid| self.app.sessions.get(&sid).map(|h| (sid, h)))
+        else {
             self.close(CLOSE_UNKNOWN_SESSION, "unknown session").await;
             return;
         };
         let stop = self.serve(sid, &handle).await;
-        if let Stop::Close { code, reason, forget } = stop {
+        if let Stop::Close {
+            code,
+            reason,
+            forget,
+        } = stop
+        {
             if forget {
                 self.app.sessions.forget(&sid);
                 tracing::info!(session = ?sid, reason, "session ended");
@@ -173,18 +198,31 @@ impl Connection {
     }
 
     async fn close(&mut self, code: u16, reason: &'static str) {
-        let frame = CloseFrame { code, reason: reason.into() };
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
         let _ = self.socket.send(Message::Close(Some(frame))).await;
     }
 
     /// Seals, sends and keeps a server message until the widget confirms it.
-    async fn deliver(&mut self, session: &mut ChatSession, message: ServerMessage) -> Result<(), Stop> {
-        let frame = session.crypto.seal_message(&message).map_err(Stop::rejected)?;
+    async fn deliver(
+        &mut self,
+        session: &mut ChatSession,
+        message: ServerMessage,
+    ) -> Result<(), Stop> {
+        let frame = session
+            .crypto
+            .seal_message(&message)
+            .map_err(Stop::rejected)?;
         let seq = frame.seq;
         session.outbox.push(message, Some(seq));
         // A failed send is not an error here: the message stays in the outbox
         // and goes again after the widget reconnects and syncs.
-        let _ = self.socket.send(Message::Text(frame.to_json().into())).await;
+        let _ = self
+            .socket
+            .send(Message::Text(frame.to_json().into()))
+            .await;
         Ok(())
     }
 
@@ -197,10 +235,17 @@ impl Connection {
             }
             session.crypto.begin_connection();
             let displaced = session.attach();
-            let sync = ServerMessage::Sync { last_seq_received: session.crypto.last_received() };
+            let sync = ServerMessage::Sync {
+                last_seq_received: session.crypto.last_received(),
+            };
             match session.crypto.seal_message(&sync) {
                 Ok(frame) => {
-                    if self.socket.send(Message::Text(frame.to_json().into())).await.is_err() {
+                    if self
+                        .socket
+                        .send(Message::Text(frame.to_json().into()))
+                        .await
+                        .is_err()
+                    {
                         return Stop::Dropped;
                     }
                 }
@@ -263,9 +308,17 @@ impl Connection {
                 continue;
             }
             let session = &mut *session;
-            match self.app.conversation.handle(&sid, &mut session.chat, message) {
+            match self
+                .app
+                .conversation
+                .handle(&sid, &mut session.chat, message)
+            {
                 Outcome::End => {
-                    return Stop::Close { code: 1000, reason: "chat ended", forget: true };
+                    return Stop::Close {
+                        code: 1000,
+                        reason: "chat ended",
+                        forget: true,
+                    };
                 }
                 Outcome::Send(replies) => {
                     for reply in replies {

@@ -52,7 +52,10 @@ pub fn router(app: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/handshake", post(transport::handshake))
         .merge(limited)
-        .layer(axum::middleware::from_fn_with_state(app.clone(), security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            security_headers,
+        ))
         .with_state(app)
 }
 
@@ -65,7 +68,11 @@ async fn not_found() -> Response {
 }
 
 /// Headers every response carries unless its handler chose its own.
-async fn security_headers(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+async fn security_headers(
+    State(app): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let is_app_asset = request.uri().path().starts_with("/app/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -81,8 +88,14 @@ async fn security_headers(State(app): State<Arc<AppState>>, request: Request, ne
         HeaderName::from_static("permissions-policy"),
         "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
     );
-    default(HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
-    default(HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    default(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    );
+    default(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
     default(
         header::CACHE_CONTROL,
         if is_app_asset { "no-cache" } else { "no-store" },
@@ -119,7 +132,12 @@ struct EmbedQuery {
 }
 
 fn plain_page(status: StatusCode, text: &str) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{text}\n")).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{text}\n"),
+    )
+        .into_response()
 }
 
 fn escape_attr(value: &str) -> String {
@@ -136,7 +154,10 @@ async fn embed(State(app): State<Arc<AppState>>, Query(query): Query<EmbedQuery>
         return plain_page(StatusCode::NOT_FOUND, "Unknown clinic.");
     }
     let Some(host) = query.host.as_deref().and_then(normalize_origin) else {
-        return plain_page(StatusCode::BAD_REQUEST, "The embedding page's origin is missing.");
+        return plain_page(
+            StatusCode::BAD_REQUEST,
+            "The embedding page's origin is missing.",
+        );
     };
     if !app.config.allowed_origins.contains(&host) {
         tracing::warn!(%host, "embed refused for a site not in server.allowed_origins");
@@ -208,7 +229,9 @@ async fn demo_index(dir: PathBuf, chat_origin: String) -> Response {
     );
     let mut response = Html(page).into_response();
     if let Ok(value) = HeaderValue::from_str(&csp) {
-        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
     }
     response
 }

@@ -11,21 +11,47 @@ async fn get(url: &str) -> reqwest::Response {
 }
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
-    response.headers().get(name).map_or("", |v| v.to_str().unwrap())
+    response
+        .headers()
+        .get(name)
+        .map_or("", |v| v.to_str().unwrap())
 }
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let server = TestServer::start().await;
-    for path in ["/healthz", "/v1/identity", "/widget.js", "/nope", "/embed?clinic=demo&host=http%3A%2F%2F127.0.0.1%3A8081"] {
+    for path in [
+        "/healthz",
+        "/v1/identity",
+        "/widget.js",
+        "/nope",
+        "/embed?clinic=demo&host=http%3A%2F%2F127.0.0.1%3A8081",
+    ] {
         let response = get(&server.url(path)).await;
-        assert_eq!(header(&response, "x-content-type-options"), "nosniff", "{path}");
-        assert_eq!(header(&response, "referrer-policy"), "no-referrer", "{path}");
-        assert!(header(&response, "permissions-policy").contains("camera=()"), "{path}");
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "referrer-policy"),
+            "no-referrer",
+            "{path}"
+        );
+        assert!(
+            header(&response, "permissions-policy").contains("camera=()"),
+            "{path}"
+        );
         let csp = header(&response, "content-security-policy");
         assert!(!csp.is_empty(), "{path} has no CSP");
-        assert!(!csp.contains("'unsafe-inline'") && !csp.contains("'unsafe-eval'"), "{path}: {csp}");
-        assert!(header(&response, "strict-transport-security").is_empty(), "no HSTS over plain HTTP");
+        assert!(
+            !csp.contains("'unsafe-inline'") && !csp.contains("'unsafe-eval'"),
+            "{path}: {csp}"
+        );
+        assert!(
+            header(&response, "strict-transport-security").is_empty(),
+            "no HSTS over plain HTTP"
+        );
     }
 }
 
@@ -35,8 +61,14 @@ async fn the_embed_page_pins_the_key_and_only_allowed_sites_may_frame_it() {
     let response = get(&server.url("/embed?clinic=demo&host=http%3A%2F%2F127.0.0.1%3A8081")).await;
     assert_eq!(response.status(), 200);
     let csp = header(&response, "content-security-policy").to_owned();
-    assert!(csp.contains("frame-ancestors http://127.0.0.1:8081"), "{csp}");
-    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors http://127.0.0.1:8081"),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{csp}"
+    );
     assert_eq!(header(&response, "cache-control"), "no-store");
     let page = response.text().await.unwrap();
     assert!(page.contains(&format!("content=\"{}\"", server.pinned.to_b64u())));
@@ -47,7 +79,8 @@ async fn the_embed_page_pins_the_key_and_only_allowed_sites_may_frame_it() {
     assert!(header(&refused, "content-security-policy").contains("frame-ancestors 'none'"));
     let no_host = get(&server.url("/embed?clinic=demo")).await;
     assert_eq!(no_host.status(), 400);
-    let other_clinic = get(&server.url("/embed?clinic=other&host=http%3A%2F%2F127.0.0.1%3A8081")).await;
+    let other_clinic =
+        get(&server.url("/embed?clinic=other&host=http%3A%2F%2F127.0.0.1%3A8081")).await;
     assert_eq!(other_clinic.status(), 404);
 }
 
@@ -57,7 +90,10 @@ async fn the_loader_is_javascript_any_site_may_load() {
     let response = get(&server.url("/widget.js")).await;
     assert_eq!(response.status(), 200);
     assert!(header(&response, "content-type").starts_with("text/javascript"));
-    assert_eq!(header(&response, "cross-origin-resource-policy"), "cross-origin");
+    assert_eq!(
+        header(&response, "cross-origin-resource-policy"),
+        "cross-origin"
+    );
 }
 
 #[tokio::test]

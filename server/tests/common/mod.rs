@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use carechat::config::RawConfig;
 use futures_util::{SinkExt as _, StreamExt as _};
-use protocol::{ClientHandshake, ClientMessage, Frame, IdentityPublicKey, ServerHello, ServerMessage, Session};
+use protocol::{
+    ClientHandshake, ClientMessage, Frame, IdentityPublicKey, ServerHello, ServerMessage, Session,
+};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -52,7 +54,13 @@ impl TestServer {
         tokio::spawn(carechat::run(state, listener, async {
             let _ = rx.await;
         }));
-        Self { addr, pinned, data_dir, assets_dir, shutdown: Some(tx) }
+        Self {
+            addr,
+            pinned,
+            data_dir,
+            assets_dir,
+            shutdown: Some(tx),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -72,7 +80,9 @@ impl TestServer {
     /// Handshakes as the widget does, verifying against the pinned key.
     pub async fn handshake(&self) -> Session {
         let client = ClientHandshake::start(&mut rand_core::OsRng);
-        let response = self.post_handshake(serde_json::to_vec(&client.hello()).unwrap()).await;
+        let response = self
+            .post_handshake(serde_json::to_vec(&client.hello()).unwrap())
+            .await;
         assert_eq!(response.status(), 200);
         let hello: ServerHello = response.json().await.unwrap();
         client.finish(&hello, &self.pinned).unwrap()
@@ -83,9 +93,10 @@ impl TestServer {
     }
 
     pub async fn connect_sid(&self, sid: &str) -> Conn {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/v1/ws?sid={sid}", self.addr))
-            .await
-            .unwrap();
+        let (ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}/v1/ws?sid={sid}", self.addr))
+                .await
+                .unwrap();
         Conn { ws }
     }
 }
@@ -126,8 +137,12 @@ impl Conn {
                 .await
                 .expect("server said nothing for 10 s");
             match next {
-                Some(Ok(Message::Text(text))) => return Event::Frame(Frame::from_json(text.as_str()).unwrap()),
-                Some(Ok(Message::Close(frame))) => return Event::Closed(frame.map(|f| u16::from(f.code))),
+                Some(Ok(Message::Text(text))) => {
+                    return Event::Frame(Frame::from_json(text.as_str()).unwrap())
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Event::Closed(frame.map(|f| u16::from(f.code)))
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Event::Closed(None),
             }
@@ -137,7 +152,9 @@ impl Conn {
     pub async fn recv(&mut self, session: &mut Session) -> ServerMessage {
         match self.next_event().await {
             Event::Frame(frame) => session.open_message(&frame).unwrap(),
-            Event::Closed(code) => panic!("connection closed ({code:?}) while a message was expected"),
+            Event::Closed(code) => {
+                panic!("connection closed ({code:?}) while a message was expected")
+            }
         }
     }
 
@@ -154,7 +171,9 @@ impl Conn {
     /// returns the server's `last_seq_received`.
     pub async fn sync(&mut self, session: &mut Session) -> Option<u64> {
         session.begin_connection();
-        let ours = ClientMessage::Sync { last_seq_received: session.last_received() };
+        let ours = ClientMessage::Sync {
+            last_seq_received: session.last_received(),
+        };
         self.send(session, &ours).await;
         match self.recv(session).await {
             ServerMessage::Sync { last_seq_received } => last_seq_received,
@@ -168,16 +187,33 @@ pub async fn consented(server: &TestServer) -> (Session, Conn) {
     let mut session = server.handshake().await;
     let mut conn = server.connect(&mut session).await;
     conn.sync(&mut session).await;
-    let ServerMessage::Welcome { policy_version, consent_required, .. } = conn.recv(&mut session).await else {
+    let ServerMessage::Welcome {
+        policy_version,
+        consent_required,
+        ..
+    } = conn.recv(&mut session).await
+    else {
         panic!("expected welcome");
     };
     assert!(consent_required);
-    conn.send(&mut session, &ClientMessage::Consent { accepted: true, policy_version }).await;
-    let ServerMessage::Notice { code, .. } = conn.recv(&mut session).await else { panic!("expected notice") };
+    conn.send(
+        &mut session,
+        &ClientMessage::Consent {
+            accepted: true,
+            policy_version,
+        },
+    )
+    .await;
+    let ServerMessage::Notice { code, .. } = conn.recv(&mut session).await else {
+        panic!("expected notice")
+    };
     assert_eq!(code, "consent_accepted");
     (session, conn)
 }
 
 pub fn say(id: &str, text: &str) -> ClientMessage {
-    ClientMessage::Say { id: id.into(), text: text.into() }
+    ClientMessage::Say {
+        id: id.into(),
+        text: text.into(),
+    }
 }
