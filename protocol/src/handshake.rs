@@ -12,18 +12,22 @@
 //! ```
 //!
 //! Ephemeral secrets are `p256::SecretKey`s and the ECDH output a
-//! `SharedSecret`; both zeroize on drop, which happens as soon as the session
-//! keys exist.
+//! `Zeroizing` array; both zeroize on drop, which happens as soon as the
+//! session keys exist.
+//!
+//! Every primitive (ECDH, HKDF, ECDSA) is reached through the wrappers in
+//! [`crate::crypto`] and [`crate::keys`], the ones the Wycheproof tests run.
 
-use hkdf::Hkdf;
-use p256::ecdh::diffie_hellman;
-use p256::{PublicKey, SecretKey};
+use p256::SecretKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
+use crate::crypto::{ecdh_p256, hkdf_sha256, hkdf_sha256_extract};
 use crate::encoding::{b64u_decode, b64u_decode_fixed, b64u_encode};
-use crate::keys::{encode_public_point, parse_public_point, IdentityKey, IdentityPublicKey, KeyError, POINT_LEN};
+use crate::keys::{
+    encode_public_point, parse_public_point, IdentityKey, IdentityPublicKey, KeyError, POINT_LEN,
+};
 use crate::session::{Role, Session, SessionId, SessionKeys, SID_LEN};
 use crate::VERSION;
 
@@ -119,28 +123,27 @@ pub fn transcript(
 }
 
 /// The HKDF key schedule: returns `PRK` (for known-answer tests) and the keys.
+///
+/// Each key is one full [`hkdf_sha256`] call (extract, then expand) with the
+/// transcript as salt and `z` as IKM; `PRK` is that same extract step.
 #[must_use]
 pub fn derive_keys(z: &[u8], transcript: &[u8; 32]) -> (Zeroizing<[u8; 32]>, SessionKeys) {
-    let (prk, hk) = Hkdf::<Sha256>::extract(Some(transcript), z);
-    let mut prk_out = Zeroizing::new([0u8; 32]);
-    prk_out.copy_from_slice(&prk);
+    let prk = hkdf_sha256_extract(transcript, z);
     let mut c2s = Zeroizing::new([0u8; 32]);
     let mut s2c = Zeroizing::new([0u8; 32]);
-    // 32 bytes is far below HKDF-SHA256's 8160-byte output limit.
-    let ok_c2s = hk.expand(INFO_C2S, c2s.as_mut()).is_ok();
-    let ok_s2c = hk.expand(INFO_S2C, s2c.as_mut()).is_ok();
+    // 32 bytes is far below HKDF-SHA256's 8160-byte output limit, so neither
+    // call can fail (the compile-time check below pins that).
+    const _: () = assert!(32 <= crate::crypto::HKDF_SHA256_MAX_OUTPUT);
+    let ok_c2s = hkdf_sha256(transcript, z, INFO_C2S, c2s.as_mut()).is_ok();
+    let ok_s2c = hkdf_sha256(transcript, z, INFO_S2C, s2c.as_mut()).is_ok();
     debug_assert!(ok_c2s && ok_s2c);
-    (prk_out, SessionKeys { c2s, s2c })
+    (prk, SessionKeys { c2s, s2c })
 }
 
-/// ECDH: the x-coordinate of `secret * peer`. Zeroized on drop.
-#[must_use]
-pub fn shared_secret(secret: &SecretKey, peer: &PublicKey) -> Zeroizing<[u8; 32]> {
-    let shared = diffie_hellman(secret.to_nonzero_scalar(), peer.as_affine());
-    let mut z = Zeroizing::new([0u8; 32]);
-    z.copy_from_slice(shared.raw_secret_bytes());
-    z
-}
+/// ECDH with an already-validated peer key: the x-coordinate of
+/// `secret * peer`, zeroized on drop. Defined in [`crate::crypto`]; the
+/// handshake itself calls [`crate::crypto::ecdh_p256`] on the received bytes.
+pub use crate::crypto::shared_secret;
 
 fn check_version(v: u64) -> Result<(), HandshakeError> {
     if v == u64::from(VERSION) {
@@ -150,10 +153,13 @@ fn check_version(v: u64) -> Result<(), HandshakeError> {
     }
 }
 
-fn decode_point(text: &str) -> Result<(PublicKey, [u8; POINT_LEN]), HandshakeError> {
+/// Decodes and strictly checks a peer's ephemeral key, so a bad one is
+/// refused before any other work. Returns the 65 SEC1 bytes, which go into
+/// the transcript and, later, into [`ecdh_p256`] (which checks them again).
+fn decode_point(text: &str) -> Result<[u8; POINT_LEN], HandshakeError> {
     let bytes = b64u_decode(text).map_err(|_| HandshakeError::Malformed)?;
     let key = parse_public_point(&bytes).map_err(HandshakeError::InvalidKey)?;
-    Ok((key, encode_public_point(&key)))
+    Ok(encode_public_point(&key))
 }
 
 fn decode_nonce(text: &str) -> Result<[u8; NONCE_LEN], HandshakeError> {
@@ -190,12 +196,12 @@ pub fn server_accept_with(
     server_nonce: [u8; NONCE_LEN],
 ) -> Result<(ServerHello, Session), HandshakeError> {
     check_version(hello.v)?;
-    let (client_key, client_pub) = decode_point(&hello.client_pub)?;
+    let client_pub = decode_point(&hello.client_pub)?;
     let client_nonce = decode_nonce(&hello.client_nonce)?;
     let server_pub = encode_public_point(&ephemeral.public_key());
     let th = transcript(&client_pub, &client_nonce, &sid, &server_pub, &server_nonce);
     let sig = identity.sign(&th);
-    let z = shared_secret(ephemeral, &client_key);
+    let z = ecdh_p256(ephemeral, &client_pub).map_err(HandshakeError::InvalidKey)?;
     let (_, keys) = derive_keys(z.as_ref(), &th);
     let reply = ServerHello {
         v: u64::from(VERSION),
@@ -265,17 +271,23 @@ impl ClientHandshake {
         let sid = SessionId(
             b64u_decode_fixed::<SID_LEN>(&reply.sid).map_err(|_| HandshakeError::Malformed)?,
         );
-        let (server_key, server_pub) = decode_point(&reply.server_pub)?;
+        let server_pub = decode_point(&reply.server_pub)?;
         let server_nonce = decode_nonce(&reply.server_nonce)?;
         let sig = b64u_decode_fixed::<64>(&reply.sig).map_err(|_| HandshakeError::Malformed)?;
         if reply.key_id != pinned.key_id() {
             return Err(HandshakeError::UnknownIdentity);
         }
-        let th = transcript(&self.client_pub, &self.client_nonce, &sid, &server_pub, &server_nonce);
+        let th = transcript(
+            &self.client_pub,
+            &self.client_nonce,
+            &sid,
+            &server_pub,
+            &server_nonce,
+        );
         if !pinned.verify(&th, &sig) {
             return Err(HandshakeError::BadSignature);
         }
-        let z = shared_secret(&self.ephemeral, &server_key);
+        let z = ecdh_p256(&self.ephemeral, &server_pub).map_err(HandshakeError::InvalidKey)?;
         let (_, keys) = derive_keys(z.as_ref(), &th);
         Ok(Session::new(sid, &keys, Role::Client))
     }

@@ -65,6 +65,14 @@ pub enum ServerMessage {
         /// True when staff took over or emergency guidance was given.
         escalated: bool,
     },
+    /// CareChat extension: a status line for the patient that answers no
+    /// particular `say`, e.g. the outcome of `consent` or a session notice.
+    Notice {
+        /// A stable machine-readable code, e.g. `consent_accepted`.
+        code: String,
+        /// Words for the patient.
+        text: String,
+    },
     /// Something the client sent could not be acted on.
     Error {
         /// A stable machine-readable code, e.g. `consent_required`.

@@ -43,7 +43,8 @@ impl<T> Outbox<T> {
     /// it still needs. The caller sends each again and [`Self::push`]es it
     /// with its new `seq`.
     pub fn take_unreceived(&mut self, last_seq_received: Option<u64>) -> Vec<T> {
-        let received = |seq: Option<u64>| matches!((seq, last_seq_received), (Some(s), Some(l)) if s <= l);
+        let received =
+            |seq: Option<u64>| matches!((seq, last_seq_received), (Some(s), Some(l)) if s <= l);
         self.entries
             .drain(..)
             .filter(|(_, seq)| !received(*seq))

@@ -6,12 +6,15 @@
 //! the highest `seq` it accepted from the peer. Any [`FrameError`] from
 //! [`Session::open`] ends the connection and the session (close code 4400),
 //! so the session's state is only advanced by frames that fully verify.
+//!
+//! Sealing and opening go through [`crate::crypto::aead_seal_with`] and
+//! [`crate::crypto::aead_open_with`], the wrappers the Wycheproof tests run.
 
-use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::Aes256Gcm;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::crypto::{aead_cipher, aead_open_with, aead_seal_with};
 use crate::encoding::{b64u_decode, b64u_decode_fixed, b64u_encode};
 
 /// Largest plaintext a frame may carry (16 KiB).
@@ -159,6 +162,9 @@ pub enum FrameError {
 pub struct Session {
     sid: SessionId,
     role: Role,
+    /// Keyed once per session rather than per frame, since AES key expansion
+    /// would otherwise run on every message. The expanded round keys are
+    /// wiped on drop: the crate enables the `aes` crate's `zeroize` feature.
     send: Aes256Gcm,
     recv: Aes256Gcm,
     next_send_seq: u64,
@@ -210,8 +216,8 @@ impl Session {
     /// received yet, and the first connection is about to open.
     #[must_use]
     pub fn new(sid: SessionId, keys: &SessionKeys, role: Role) -> Self {
-        let c2s = Aes256Gcm::new(keys.c2s.as_ref().into());
-        let s2c = Aes256Gcm::new(keys.s2c.as_ref().into());
+        let c2s = aead_cipher(&keys.c2s);
+        let s2c = aead_cipher(&keys.s2c);
         let (send, recv) = match role {
             Role::Client => (c2s, s2c),
             Role::Server => (s2c, c2s),
@@ -280,15 +286,7 @@ impl Session {
         let (dir, _) = self.role.directions();
         let nonce = nonce_bytes(dir, seq);
         let aad = aad_bytes(&self.sid, dir, seq);
-        let ct = self
-            .send
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
+        let ct = aead_seal_with(&self.send, &nonce, &aad, plaintext)
             .map_err(|_| FrameError::TooLarge)?;
         self.next_send_seq = seq + 1;
         Ok(Frame {
@@ -335,9 +333,7 @@ impl Session {
         let (_, dir) = self.role.directions();
         let nonce = nonce_bytes(dir, seq);
         let aad = aad_bytes(&self.sid, dir, seq);
-        let plaintext = self
-            .recv
-            .decrypt(&Nonce::from(nonce), Payload { msg: &ct, aad: &aad })
+        let plaintext = aead_open_with(&self.recv, &nonce, &aad, &ct)
             .map_err(|_| FrameError::Authentication)?;
         self.last_received = Some(seq);
         self.at_connection_start = false;
