@@ -15,15 +15,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::knowledge::KnowledgeBase;
+use crate::knowledge::{KnowledgeBase, DEMO_KNOWLEDGE_TOML};
 
 /// The demo clinic's configuration, compiled in so `carechat serve` works on
-/// a fresh machine with no file at all.
-pub const DEMO_CONFIG: &str = concat!(
-    include_str!("../config/demo.toml"),
-    "\n",
-    include_str!("../config/demo-knowledge.toml")
-);
+/// a fresh machine with no file at all. Its FAQ is
+/// [`crate::knowledge::DEMO_KNOWLEDGE_TOML`].
+pub const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
 
 /// The protocol's idle limit; configurable down, never up.
 pub const MAX_IDLE: Duration = Duration::from_secs(15 * 60);
@@ -77,7 +74,25 @@ pub struct RawConfig {
     #[serde(default)]
     limits: RawLimits,
     clinic: Clinic,
-    knowledge: KnowledgeBase,
+    knowledge: Option<RawKnowledge>,
+    /// Where the FAQ comes from, decided by how the config was loaded.
+    #[serde(skip)]
+    knowledge_source: KnowledgeSource,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKnowledge {
+    file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default)]
+enum KnowledgeSource {
+    /// The built-in demo clinic's FAQ.
+    #[default]
+    BuiltIn,
+    /// `knowledge.file`, relative to the directory of the config file.
+    RelativeTo(PathBuf),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -200,7 +215,7 @@ impl RawConfig {
         })
     }
 
-    /// The built-in demo clinic.
+    /// The built-in demo clinic, with its built-in FAQ.
     ///
     /// # Errors
     /// Only if the embedded file is broken, which a test guards against.
@@ -217,7 +232,10 @@ impl RawConfig {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let mut raw = Self::parse(&text, &path.display().to_string())?;
+        let dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+        raw.knowledge_source = KnowledgeSource::RelativeTo(dir);
+        Ok(raw)
     }
 
     /// Applies `CARECHAT_*` variables from `env` (a lookup function, so
@@ -430,9 +448,19 @@ impl RawConfig {
                 "may only contain letters, digits, '-' and '_' (it appears in the script tag)",
             ));
         }
-        self.knowledge
-            .validate()
-            .map_err(|e| invalid("knowledge", e.to_string()))?;
+        let knowledge = match &self.knowledge_source {
+            KnowledgeSource::BuiltIn => KnowledgeBase::from_toml_str(DEMO_KNOWLEDGE_TOML),
+            KnowledgeSource::RelativeTo(dir) => {
+                let file = self.knowledge.and_then(|k| k.file).ok_or_else(|| {
+                    invalid(
+                        "knowledge.file",
+                        "is not set; point it at your clinic's FAQ file (`carechat init` writes one, faq.toml)",
+                    )
+                })?;
+                KnowledgeBase::load(&dir.join(file))
+            }
+        }
+        .map_err(|e| invalid("knowledge", e.to_string()))?;
         Ok(Config {
             listen,
             public_url,
@@ -446,7 +474,7 @@ impl RawConfig {
             handshakes_per_minute,
             max_sessions,
             clinic,
-            knowledge: self.knowledge,
+            knowledge,
         })
     }
 }
@@ -524,6 +552,40 @@ mod tests {
             .unwrap();
         let err = raw.validate().unwrap_err().to_string();
         assert!(err.contains("scheme://host"), "{err}");
+    }
+
+    #[test]
+    fn a_clinic_config_must_name_its_faq_file_and_the_file_must_be_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("carechat.toml");
+        std::fs::write(&path, DEMO_CONFIG).unwrap();
+        let err = RawConfig::load(&path)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("faq.toml"), "{err}");
+        std::fs::write(dir.path().join("faq.toml"), DEMO_KNOWLEDGE_TOML).unwrap();
+        let config = RawConfig::load(&path).unwrap().validate().unwrap();
+        assert!(config.knowledge.faq.len() > 10);
+        std::fs::write(dir.path().join("faq.toml"), "[[faq]]\nintent = \"hours\"\n").unwrap();
+        let err = RawConfig::load(&path)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("knowledge"), "{err}");
+        let without = DEMO_CONFIG.replace("file = \"faq.toml\"", "");
+        std::fs::write(&path, without).unwrap();
+        let err = RawConfig::load(&path)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("knowledge.file") && err.contains("carechat init"),
+            "{err}"
+        );
     }
 
     #[test]

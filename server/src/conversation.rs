@@ -290,9 +290,7 @@ fn small_talk(text: &str) -> Option<&'static str> {
         "bye", "goodbye", "see", "ya", "later", "that's", "all", "cya",
     ];
     let all = |set: &[&str]| words(text).all(|w| set.contains(&w));
-    if words(text).next().is_none() {
-        return None;
-    }
+    words(text).next()?;
     if all(GREETING) {
         Some("chat.greeting")
     } else if all(THANKS) && words(text).any(|w| ["thanks", "thank", "thx", "ty"].contains(&w)) {

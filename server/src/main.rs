@@ -1,6 +1,9 @@
 //! `carechat`: parses the command line and starts things. Everything else
 //! lives in the library (see its `# Layout`).
 
+// A command-line tool answers its user on stdout; logs go to stderr.
+#![allow(clippy::print_stdout)]
+
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -98,15 +101,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     config.display()
                 );
             }
+            let faq = config.with_file_name("faq.toml");
+            if faq.exists() {
+                anyhow::bail!("{} already exists; refusing to overwrite it", faq.display());
+            }
             std::fs::write(&config, DEMO_CONFIG)
                 .with_context(|| format!("cannot write {}", config.display()))?;
+            std::fs::write(&faq, carechat::knowledge::DEMO_KNOWLEDGE_TOML)
+                .with_context(|| format!("cannot write {}", faq.display()))?;
             carechat::server_key::create_private_dir(&data_dir)
                 .with_context(|| format!("cannot create {}", data_dir.display()))?;
             let key = carechat::server_key::generate(&data_dir)?;
             let public = key.public();
             println!(
-                "Wrote {} (the demo clinic: edit [clinic], [server] and the FAQ).",
-                config.display()
+                "Wrote {} and {} (the demo clinic: edit both for yours).",
+                config.display(),
+                faq.display()
             );
             println!(
                 "Generated the identity key in {} (key id {}).",
