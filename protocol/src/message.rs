@@ -35,8 +35,13 @@ pub enum ClientMessage {
 }
 
 /// Messages the server sends.
+///
+/// Deserialized through [`AnyServerMessage`], a flat struct of optional
+/// fields, rather than serde's internally tagged enum support: that buffers
+/// every field into an intermediate tree and costs about 14 KB of wasm in the
+/// widget, a large share of its size budget. The JSON accepted is the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "AnyServerMessage")]
 pub enum ServerMessage {
     /// First frame of every connection.
     Sync {
@@ -80,4 +85,138 @@ pub enum ServerMessage {
         /// Words for the patient.
         text: String,
     },
+}
+
+/// Every field any server message may carry; which ones must be present
+/// depends on `type`. Unknown fields are ignored.
+#[derive(Deserialize)]
+#[doc(hidden)]
+pub struct AnyServerMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    last_seq_received: Option<u64>,
+    policy_version: Option<String>,
+    consent_required: Option<bool>,
+    disclaimer: Option<String>,
+    locale: Option<String>,
+    in_reply_to: Option<String>,
+    text: Option<String>,
+    intent: Option<String>,
+    escalated: Option<bool>,
+    code: Option<String>,
+}
+
+/// A server message of an unknown type, or missing a field its type needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a complete server message of a known type")]
+pub struct UnknownMessage;
+
+impl TryFrom<AnyServerMessage> for ServerMessage {
+    type Error = UnknownMessage;
+
+    fn try_from(m: AnyServerMessage) -> Result<Self, UnknownMessage> {
+        let need = |field: Option<String>| field.ok_or(UnknownMessage);
+        Ok(match m.kind.as_str() {
+            "sync" => Self::Sync {
+                last_seq_received: m.last_seq_received,
+            },
+            "welcome" => Self::Welcome {
+                policy_version: need(m.policy_version)?,
+                consent_required: m.consent_required.ok_or(UnknownMessage)?,
+                disclaimer: need(m.disclaimer)?,
+                locale: need(m.locale)?,
+            },
+            "reply" => Self::Reply {
+                in_reply_to: need(m.in_reply_to)?,
+                text: need(m.text)?,
+                intent: need(m.intent)?,
+                escalated: m.escalated.ok_or(UnknownMessage)?,
+            },
+            "notice" => Self::Notice {
+                code: need(m.code)?,
+                text: need(m.text)?,
+            },
+            "error" => Self::Error {
+                code: need(m.code)?,
+                text: need(m.text)?,
+            },
+            _ => return Err(UnknownMessage),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerMessage;
+
+    fn parse(text: &str) -> Option<ServerMessage> {
+        serde_json::from_str(text).ok()
+    }
+
+    #[test]
+    fn every_variant_round_trips() {
+        let messages = [
+            ServerMessage::Sync {
+                last_seq_received: None,
+            },
+            ServerMessage::Sync {
+                last_seq_received: Some(41),
+            },
+            ServerMessage::Welcome {
+                policy_version: "2024-05".into(),
+                consent_required: true,
+                disclaimer: "Not medical advice.\nCall 911.".into(),
+                locale: "en".into(),
+            },
+            ServerMessage::Reply {
+                in_reply_to: "m0".into(),
+                text: "We open at 8 \"sharp\" \u{2600}".into(),
+                intent: "faq.hours".into(),
+                escalated: false,
+            },
+            ServerMessage::Notice {
+                code: "consent_accepted".into(),
+                text: "Thanks.".into(),
+            },
+            ServerMessage::Error {
+                code: "consent_required".into(),
+                text: "Please accept first.".into(),
+            },
+        ];
+        for message in messages {
+            let json = serde_json::to_string(&message).unwrap_or_default();
+            assert_eq!(parse(&json), Some(message), "{json}");
+        }
+    }
+
+    #[test]
+    fn tolerates_extra_fields_and_refuses_incomplete_or_unknown_messages() {
+        assert_eq!(
+            parse(r#"{"type":"sync"}"#),
+            Some(ServerMessage::Sync {
+                last_seq_received: None
+            })
+        );
+        assert_eq!(
+            parse(r#"{"last_seq_received":3,"type":"sync","extra":[1,2]}"#),
+            Some(ServerMessage::Sync {
+                last_seq_received: Some(3)
+            })
+        );
+        assert!(parse(r#"{"type":"notice","code":"x","text":"y","future_field":true}"#).is_some());
+        for bad in [
+            r#"{"type":"welcome","policy_version":"1","consent_required":true,"disclaimer":"d"}"#,
+            r#"{"type":"reply","in_reply_to":"m0","text":"t","intent":"i"}"#,
+            r#"{"type":"reply","in_reply_to":"m0","text":"t","intent":"i","escalated":"yes"}"#,
+            r#"{"type":"typing"}"#,
+            r#"{"type":"Sync"}"#,
+            r#"{"type":"error","code":"c","code":"d","text":"t"}"#,
+            r#"{"type":"sync","last_seq_received":-1}"#,
+            r#"{"text":"no type"}"#,
+            "[]",
+            "not json",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Secrets never print: `Debug` of every type that holds key material is
 //! redacted, in both `{:?}` and `{:#?}`, so a stray `tracing::debug!` or a
 //! panic message cannot leak a key into logs.
-
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use p256::SecretKey;

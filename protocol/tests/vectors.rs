@@ -2,7 +2,7 @@
 //! (`shared/design/protocol-vectors.json`, copied into `tests/data`).
 //! Every value must be reproduced byte for byte, and every must-reject frame
 //! and point refused.
-
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use p256::SecretKey;

@@ -12,7 +12,7 @@
 //!
 //! Each test counts what it ran, asserts that the count is not zero, and
 //! decides every "acceptable" case explicitly.
-
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use p256::SecretKey;

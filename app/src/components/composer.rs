@@ -1,0 +1,77 @@
+//! The message box.
+
+use leptos::ev::KeyboardEvent;
+use leptos::prelude::*;
+
+use crate::connection::{ChatHandle, SayError};
+use crate::state::ChatState;
+
+/// Longest message the box accepts, in characters. Even all-escaped it stays
+/// far below the 16 KiB a frame may carry.
+const MAX_CHARS: usize = 2000;
+
+/// A labelled text box and a Send button. Enter sends, Shift+Enter starts a
+/// new line. While a reply is awaited the button reads "Sending…" and does
+/// nothing (it stays focusable); the patient may keep typing.
+#[component]
+pub fn Composer() -> impl IntoView {
+    let ui = expect_context::<ChatState>();
+    let chat = expect_context::<ChatHandle>();
+    let draft = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<&'static str>);
+    let busy = Memo::new(move |_| ui.awaiting_reply());
+
+    let submit = move || {
+        if busy.get_untracked() {
+            return;
+        }
+        match chat.say(&draft.get_untracked()) {
+            Ok(()) => {
+                draft.set(String::new());
+                problem.set(None);
+            }
+            Err(SayError::TooLong) => {
+                problem.set(Some("That message is too long. Please shorten it."))
+            }
+            Err(SayError::Empty | SayError::NotReady) => {}
+        }
+    };
+    let on_keydown = move |event: KeyboardEvent| {
+        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+            event.prevent_default();
+            submit();
+        }
+    };
+
+    view! {
+        <div class="cc-composer">
+            <label for="cc-input" class="cc-label">"Your message"</label>
+            <div class="cc-compose-row">
+                <textarea
+                    id="cc-input"
+                    class="cc-input"
+                    rows="2"
+                    maxlength=MAX_CHARS.to_string()
+                    autocomplete="off"
+                    aria-describedby="cc-compose-help"
+                    data-autofocus=""
+                    prop:value=move || draft.get()
+                    on:input=move |event| draft.set(event_target_value(&event))
+                    on:keydown=on_keydown
+                ></textarea>
+                <button
+                    type="button"
+                    class="cc-send cc-primary"
+                    aria-busy=move || busy.get().to_string()
+                    aria-disabled=move || busy.get().to_string()
+                    on:click=move |_| submit()
+                >
+                    {move || if busy.get() { "Sending…" } else { "Send" }}
+                </button>
+            </div>
+            <p id="cc-compose-help" class="cc-hint">
+                {move || problem.get().unwrap_or("Enter to send, Shift+Enter for a new line.")}
+            </p>
+        </div>
+    }
+}

@@ -1,0 +1,31 @@
+//! The screen after the patient declined.
+
+use leptos::prelude::*;
+
+use crate::state::{ChatState, Screen};
+
+/// Shows the server's answer to a declined consent (it tells the patient how
+/// else to reach the clinic) and offers the notice again. Nothing more is
+/// sent in this state.
+#[component]
+pub fn DeclinedScreen() -> impl IntoView {
+    let ui = expect_context::<ChatState>();
+    super::focus_soon(".cc-declined [data-autofocus]");
+    view! {
+        <section class="cc-screen cc-declined" aria-labelledby="cc-declined-title">
+            <h2 id="cc-declined-title" class="cc-title" tabindex="-1" data-autofocus="">
+                "You declined the chat"
+            </h2>
+            <p class="cc-notice">{move || ui.declined_text.get().unwrap_or_default()}</p>
+            <div class="cc-actions">
+                <button
+                    type="button"
+                    class="cc-review cc-secondary"
+                    on:click=move |_| ui.screen.set(Screen::Consent)
+                >
+                    "Review the notice again"
+                </button>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,791 @@
+//! The connection: owns the `protocol::Session` (the session keys) and the
+//! WebSocket, and is the only code that touches either.
+//!
+//! One session goes through:
+//! 1. **Handshake**: `ClientHandshake::start` → `POST /v1/handshake` →
+//!    `finish` against the identity key pinned in the embed page. If that
+//!    fails the widget stops for good (identity-failed) and never opens a
+//!    WebSocket. Network errors and HTTP 429 are retried with backoff.
+//! 2. **Connect**: `GET /v1/ws?sid=…`; the first frame each way is `sync`.
+//!    Nothing else is sent until the server's `sync` arrives; then every
+//!    `say` (and `consent`) the server has not received is sealed again under
+//!    a new `seq` from the [`Outbox`], oldest first.
+//! 3. **Talk**: server messages become [`ChatState`] changes; a `say` leaves
+//!    the outbox when its `reply` arrives. Duplicate replies are ignored.
+//! 4. **Drop**: an unexpected close reconnects with the same `sid` after
+//!    0.5 s, 1 s, 2 s, … up to 10 s. Close code 4400 (a frame was rejected)
+//!    or 4401 (session unknown or expired), or a frame from the server that
+//!    fails to open, ends the session: the widget makes a new one and tells
+//!    the patient.
+//! 5. **End**: `{"type":"end"}`, close, drop the `Session` (its AES keys
+//!    zeroize on drop), forget the transcript.
+//!
+//! **Transcript across a replaced session (4400/4401).** The old lines stay
+//! visible, marked as belonging to a previous session (`.cc-msg-previous`),
+//! under the notice [`SESSION_REPLACED`], which the consent screen also
+//! shows. Messages that were never answered are marked as not delivered
+//! rather than re-sent: the new session starts with consent again, and the
+//! patient decides whether to send them again. Only "End chat" clears the
+//! transcript.
+//!
+//! Every callback (socket events, timers, the handshake future) holds a weak
+//! reference and a generation number, so nothing from an ended session can
+//! act on a newer one. No message text or key is ever logged.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use leptos::prelude::*;
+use protocol::resume::Outbox;
+use protocol::session::MAX_PLAINTEXT;
+use protocol::{
+    ClientHandshake, ClientMessage, Frame, IdentityPublicKey, ServerHello, ServerMessage, Session,
+};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast as _;
+use web_sys::{CloseEvent, MessageEvent, RequestCache, WebSocket};
+use zeroize::Zeroizing;
+
+use crate::state::{ChatState, Delivery, Failure, LinkStatus, Screen, Tone};
+
+/// Close code: the server (or we) rejected a frame; the session is over.
+const CLOSE_FRAME_REJECTED: u16 = 4400;
+/// Close code: the server does not know the session (expired or ended).
+const CLOSE_SESSION_GONE: u16 = 4401;
+/// Close code for an orderly close by the patient.
+const CLOSE_NORMAL: u16 = 1000;
+/// Unsent or unacknowledged messages kept for re-sending. Answered `say`s
+/// leave at once, so only a patient typing offline for a long time gets near.
+const OUTBOX_LIMIT: usize = 64;
+/// First reconnect delay; doubles per failed attempt up to [`BACKOFF_MAX`].
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+/// Longest wait between attempts.
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// After HTTP 429 the server asks us to slow down: never retry sooner.
+const RATE_LIMITED_MIN: Duration = Duration::from_secs(5);
+/// Handshake attempts that fail before the patient is told "still trying".
+const TROUBLE_AFTER_ATTEMPTS: u32 = 2;
+
+/// Shown when a session was replaced by a new one.
+pub const SESSION_REPLACED: &str =
+    "Your previous chat session ended; a new chat session has started.";
+
+/// Why [`Connection::say`] refused a message; the composer keeps the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SayError {
+    /// Nothing but whitespace.
+    Empty,
+    /// Longer than one frame may carry.
+    TooLong,
+    /// No conversation to send it in (not consented, ended, failed).
+    NotReady,
+}
+
+/// Why a handshake did not produce a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandshakeFailure {
+    /// The answer was not signed by the pinned identity key (or was not a
+    /// `ServerHello` at all): stop, never connect.
+    Identity,
+    /// HTTP 400: the server refused our hello.
+    Refused,
+    /// HTTP 429: try again later.
+    RateLimited,
+    /// Network error or server error: try again.
+    Unreachable,
+}
+
+/// The delay before attempt number `attempt` (0-based) is retried.
+fn backoff(attempt: u32) -> Duration {
+    BACKOFF_FIRST
+        .saturating_mul(1u32 << attempt.min(8))
+        .min(BACKOFF_MAX)
+}
+
+/// The WebSocket URL for `sid` on this page's origin (`ws:` or `wss:` to
+/// match the page).
+fn socket_url(sid: &str) -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss:"
+    } else {
+        "ws:"
+    };
+    Some(format!(
+        "{scheme}//{}/v1/ws?sid={sid}",
+        location.host().ok()?
+    ))
+}
+
+/// `POST /v1/handshake` and verification against the pinned key.
+async fn handshake(pinned: &IdentityPublicKey) -> Result<Session, HandshakeFailure> {
+    let client = ClientHandshake::start(&mut rand_core::OsRng);
+    let body = serde_json::to_string(&client.hello()).map_err(|_| HandshakeFailure::Unreachable)?;
+    let (status, text) = post_json("/v1/handshake", &body)
+        .await
+        .ok_or(HandshakeFailure::Unreachable)?;
+    match status {
+        200 => {}
+        429 => return Err(HandshakeFailure::RateLimited),
+        400 => return Err(HandshakeFailure::Refused),
+        _ => return Err(HandshakeFailure::Unreachable),
+    }
+    // A 200 that is not a well-formed ServerHello cannot be verified either.
+    let hello: ServerHello = serde_json::from_str(&text).map_err(|_| HandshakeFailure::Identity)?;
+    client
+        .finish(&hello, pinned)
+        .map_err(|_| HandshakeFailure::Identity)
+}
+
+/// POSTs a JSON body to a same-origin `path`; returns the status and body
+/// text, or `None` if the request did not complete.
+async fn post_json(path: &str, body: &str) -> Option<(u16, String)> {
+    let response = gloo_net::http::Request::post(path)
+        .header("content-type", "application/json")
+        .cache(RequestCache::NoStore)
+        .body(body)
+        .ok()?
+        .send()
+        .await
+        .ok()?;
+    let text = response.text().await.ok()?;
+    Some((response.status(), text))
+}
+
+/// A say the server has not answered yet.
+struct Awaiting {
+    id: String,
+    status: ArcRwSignal<Delivery>,
+}
+
+/// The open WebSocket and its handlers, which must live exactly as long as
+/// it does. Dropping it detaches the handlers and closes the socket.
+struct Socket {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Socket {
+    fn close(self, code: u16) {
+        let _ = self.ws.close_with_code(code);
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        // A no-op if already closing or closed.
+        let _ = self.ws.close();
+    }
+}
+
+/// Mutable connection state; see the module docs for its life cycle.
+struct Link {
+    /// Bumped whenever a session starts or is torn down; callbacks carry the
+    /// value they were made under and do nothing if it has moved on.
+    generation: u64,
+    session: Option<Session>,
+    socket: Option<Socket>,
+    /// The server's `sync` arrived on the current socket: frames may flow.
+    synced: bool,
+    outbox: Outbox<ClientMessage>,
+    awaiting: Vec<Awaiting>,
+    /// From `welcome`; echoed in `consent`.
+    policy_version: Option<String>,
+    /// Failed attempts in a row (handshake or reconnect), for backoff.
+    attempt: u32,
+    retry: Option<TimeoutHandle>,
+    next_say: u64,
+    /// Sessions replaced in a row without the server answering anything in
+    /// between. A server that keeps ending sessions at once must not be
+    /// met with a tight loop of handshakes: from the second one on, they back
+    /// off like reconnects.
+    replaced_in_a_row: u32,
+}
+
+impl Link {
+    fn new() -> Self {
+        Self {
+            generation: 0,
+            session: None,
+            socket: None,
+            synced: false,
+            outbox: Outbox::new(OUTBOX_LIMIT),
+            awaiting: Vec::new(),
+            policy_version: None,
+            attempt: 0,
+            retry: None,
+            next_say: 0,
+            replaced_in_a_row: 0,
+        }
+    }
+
+    fn cancel_retry(&mut self) {
+        if let Some(handle) = self.retry.take() {
+            handle.clear();
+        }
+    }
+
+    /// Drops the session (wiping its keys) and everything tied to it.
+    /// Returns the socket so the caller can close it with a chosen code.
+    fn forget_session(&mut self) -> Option<Socket> {
+        self.generation += 1;
+        self.cancel_retry();
+        self.session = None;
+        self.synced = false;
+        self.outbox = Outbox::new(OUTBOX_LIMIT);
+        for waiting in self.awaiting.drain(..) {
+            waiting.status.set(Delivery::Failed);
+        }
+        self.policy_version = None;
+        self.attempt = 0;
+        self.socket.take()
+    }
+
+    /// Seals and sends a message that is not kept for re-sending (`sync`,
+    /// `end`). Returns false if the session cannot seal any more.
+    fn send_control(&mut self, message: &ClientMessage) -> bool {
+        let (Some(session), Some(socket)) = (self.session.as_mut(), self.socket.as_ref()) else {
+            return true;
+        };
+        match session.seal_message(message) {
+            Ok(frame) => {
+                let _ = socket.ws.send_with_str(&frame.to_json());
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Sends a `say` or `consent` now if the connection is synchronised,
+    /// else queues it; either way it stays in the outbox until known to have
+    /// arrived. Returns false if the session cannot seal any more.
+    fn send_or_queue(&mut self, message: ClientMessage) -> bool {
+        let ready = self.synced && self.socket.is_some();
+        let Some(session) = self.session.as_mut().filter(|_| ready) else {
+            self.outbox.push(message, None);
+            return true;
+        };
+        match session.seal_message(&message) {
+            Ok(frame) => {
+                if let Some(socket) = &self.socket {
+                    // If this fails the socket is closing; the seq is spent,
+                    // the server never saw it, so the next sync re-sends it.
+                    let _ = socket.ws.send_with_str(&frame.to_json());
+                }
+                self.outbox.push(message, Some(frame.seq));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+struct Shared {
+    ui: ChatState,
+    pinned: IdentityPublicKey,
+    link: RefCell<Link>,
+}
+
+/// The widget's connection to the CareChat server. Cheap to clone; all
+/// clones are the same connection.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Rc<Shared>,
+}
+
+impl Connection {
+    /// A connection that will verify every handshake against `pinned`.
+    /// Nothing happens until [`Self::start`].
+    #[must_use]
+    pub fn new(ui: ChatState, pinned: IdentityPublicKey) -> Self {
+        Self {
+            shared: Rc::new(Shared {
+                ui,
+                pinned,
+                link: RefCell::new(Link::new()),
+            }),
+        }
+    }
+
+    fn from_weak(weak: &Weak<Shared>) -> Option<Self> {
+        weak.upgrade().map(|shared| Self { shared })
+    }
+
+    fn weak(&self) -> Weak<Shared> {
+        Rc::downgrade(&self.shared)
+    }
+
+    fn ui(&self) -> ChatState {
+        self.shared.ui
+    }
+
+    /// Runs `f` on the link state. Every entry point is an event callback,
+    /// and none of them calls another while holding the borrow, so the borrow
+    /// cannot fail; if it ever did, the event is dropped rather than panicking.
+    fn with_link<R>(&self, f: impl FnOnce(&mut Link) -> R) -> Option<R> {
+        let mut link = self.shared.link.try_borrow_mut().ok()?;
+        Some(f(&mut link))
+    }
+
+    /// Starts a brand-new session: handshake, then connect.
+    pub fn start(&self) {
+        let ui = self.ui();
+        ui.clear_conversation();
+        ui.session_epoch.update(|epoch| *epoch += 1);
+        self.begin_session();
+    }
+
+    /// Handshakes again after the server ended the session (4400/4401):
+    /// keeps the transcript, marked as from the previous session.
+    fn replace_session(&self, link: &mut Link) {
+        let old = link.forget_session();
+        if let Some(socket) = old {
+            defer_drop(socket);
+        }
+        let ui = self.ui();
+        link.replaced_in_a_row = link.replaced_in_a_row.saturating_add(1);
+        let delay = match link.replaced_in_a_row {
+            1 => {
+                ui.session_epoch.update(|epoch| *epoch += 1);
+                ui.session_notice.set(Some(SESSION_REPLACED.to_owned()));
+                ui.push_notice(SESSION_REPLACED.to_owned(), Tone::Info);
+                Duration::ZERO
+            }
+            n => backoff(n - 2),
+        };
+        self.handshake_in(link, delay);
+    }
+
+    fn begin_session(&self) {
+        let _ = self.with_link(|link| {
+            link.replaced_in_a_row = 0;
+            if let Some(socket) = link.forget_session() {
+                socket.close(CLOSE_NORMAL);
+            }
+            self.handshake_in(link, Duration::ZERO);
+        });
+    }
+
+    /// Runs the handshake after `delay` (zero: right away).
+    fn handshake_in(&self, link: &mut Link, delay: Duration) {
+        let ui = self.ui();
+        ui.screen.set(Screen::Connecting);
+        ui.link.set(LinkStatus::Idle);
+        ui.disclaimer.set(None);
+        ui.declined_text.set(None);
+        ui.consent_sent.set(false);
+        ui.connect_trouble
+            .set(link.attempt >= TROUBLE_AFTER_ATTEMPTS);
+        let generation = link.generation;
+        let weak = self.weak();
+        let run = move || {
+            let Some(this) = Connection::from_weak(&weak) else {
+                return;
+            };
+            let pinned = this.shared.pinned.clone();
+            leptos::task::spawn_local(async move {
+                let result = handshake(&pinned).await;
+                this.handshake_done(generation, result);
+            });
+        };
+        link.cancel_retry();
+        if delay.is_zero() {
+            run();
+        } else {
+            link.retry = set_timeout_with_handle(run, delay).ok();
+        }
+    }
+
+    fn handshake_done(&self, generation: u64, result: Result<Session, HandshakeFailure>) {
+        let ui = self.ui();
+        let _ = self.with_link(|link| {
+            if link.generation != generation {
+                return;
+            }
+            match result {
+                Ok(session) => {
+                    link.session = Some(session);
+                    link.attempt = 0;
+                    ui.connect_trouble.set(false);
+                    self.open_socket(link);
+                }
+                Err(HandshakeFailure::Identity) => ui.fail(Failure::IdentityNotVerified),
+                Err(HandshakeFailure::Refused) => ui.fail(Failure::Refused),
+                Err(failure) => {
+                    let mut delay = backoff(link.attempt);
+                    if failure == HandshakeFailure::RateLimited {
+                        delay = delay.max(RATE_LIMITED_MIN);
+                    }
+                    link.attempt = link.attempt.saturating_add(1);
+                    self.handshake_in(link, delay);
+                }
+            }
+        });
+    }
+
+    /// Opens a WebSocket for the current session.
+    fn open_socket(&self, link: &mut Link) {
+        let Some(session) = link.session.as_mut() else {
+            return;
+        };
+        session.begin_connection();
+        link.synced = false;
+        let ws = socket_url(&session.sid().to_b64u()).and_then(|url| WebSocket::new(&url).ok());
+        let Some(ws) = ws else {
+            let _ = link.forget_session();
+            self.ui().fail(Failure::Refused);
+            return;
+        };
+
+        let weak = self.weak();
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            if let Some(this) = Connection::from_weak(&weak) {
+                this.on_open();
+            }
+        });
+        let weak = self.weak();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let (Some(this), Some(text)) =
+                (Connection::from_weak(&weak), event.data().as_string())
+            {
+                this.on_text(&text);
+            }
+        });
+        let weak = self.weak();
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            if let Some(this) = Connection::from_weak(&weak) {
+                this.on_close(event.code());
+            }
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        link.socket = Some(Socket {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        });
+    }
+
+    /// First frame of every connection: our `sync`.
+    fn on_open(&self) {
+        let _ = self.with_link(|link| {
+            let last_seq_received = link.session.as_ref().and_then(Session::last_received);
+            if !link.send_control(&ClientMessage::Sync { last_seq_received }) {
+                self.end_session_for_protocol(link);
+            }
+        });
+    }
+
+    fn on_text(&self, text: &str) {
+        let _ = self.with_link(|link| {
+            let Some(session) = link.session.as_mut() else {
+                return;
+            };
+            let opened = Frame::from_json(text).and_then(|frame| session.open(&frame));
+            let plaintext = match opened {
+                Ok(bytes) => Zeroizing::new(bytes),
+                Err(_) => {
+                    // Nothing from a rejected frame is processed; the session
+                    // is over for both sides.
+                    self.end_session_for_protocol(link);
+                    return;
+                }
+            };
+            // A message type this version does not know (a later extension)
+            // is skipped; the frame itself was authentic.
+            if let Ok(message) = serde_json::from_slice::<ServerMessage>(&plaintext) {
+                self.on_message(link, message);
+            }
+        });
+    }
+
+    /// Closes with 4400 and starts a new session.
+    fn end_session_for_protocol(&self, link: &mut Link) {
+        if let Some(socket) = link.socket.take() {
+            socket.close(CLOSE_FRAME_REJECTED);
+        }
+        self.replace_session(link);
+    }
+
+    fn on_message(&self, link: &mut Link, message: ServerMessage) {
+        let ui = self.ui();
+        match message {
+            ServerMessage::Sync { last_seq_received } => {
+                // From here frames may flow: first everything the server
+                // missed, in order, then whatever the patient sends next.
+                link.synced = true;
+                link.attempt = 0;
+                for pending in link.outbox.take_unreceived(last_seq_received) {
+                    if !link.send_or_queue(pending) {
+                        self.end_session_for_protocol(link);
+                        return;
+                    }
+                }
+                ui.link.set(LinkStatus::Online);
+            }
+            ServerMessage::Welcome {
+                policy_version,
+                consent_required,
+                disclaimer,
+                ..
+            } => {
+                link.policy_version = Some(policy_version);
+                ui.disclaimer.set(Some(disclaimer));
+                ui.consent_sent.set(false);
+                ui.screen.set(if consent_required {
+                    Screen::Consent
+                } else {
+                    Screen::Chat
+                });
+            }
+            ServerMessage::Reply {
+                in_reply_to,
+                text,
+                intent,
+                escalated,
+            } => {
+                let Some(index) = link.awaiting.iter().position(|w| w.id == in_reply_to) else {
+                    return; // a duplicate (already answered) or not ours
+                };
+                link.replaced_in_a_row = 0;
+                let answered = link.awaiting.remove(index);
+                answered.status.set(Delivery::Answered);
+                link.outbox
+                    .retain(|m| !matches!(m, ClientMessage::Say { id, .. } if *id == in_reply_to));
+                ui.push_clinic(text, intent, escalated);
+                if !ui.open.get_untracked() {
+                    ui.unread.update(|n| *n = n.saturating_add(1));
+                }
+            }
+            ServerMessage::Notice { code, text } => {
+                link.replaced_in_a_row = 0;
+                match code.as_str() {
+                    "consent_accepted" | "consent_declined" => {
+                        link.outbox
+                            .retain(|m| !matches!(m, ClientMessage::Consent { .. }));
+                        ui.consent_sent.set(false);
+                        ui.session_notice.set(None);
+                        if code == "consent_accepted" {
+                            ui.declined_text.set(None);
+                            ui.push_notice(text, Tone::Info);
+                            ui.screen.set(Screen::Chat);
+                        } else {
+                            ui.declined_text.set(Some(text));
+                            ui.screen.set(Screen::Declined);
+                        }
+                    }
+                    _ => ui.push_notice(text, Tone::Info),
+                }
+            }
+            ServerMessage::Error { code, text } => {
+                // The error names no `say`; whatever is awaiting a reply will
+                // not get one. Stop re-sending it, but keep its id so a late
+                // reply still shows.
+                for waiting in &link.awaiting {
+                    waiting.status.set(Delivery::Failed);
+                }
+                link.outbox
+                    .retain(|m| !matches!(m, ClientMessage::Say { .. }));
+                ui.push_notice(text, Tone::Error);
+                if code == "consent_required" {
+                    ui.consent_sent.set(false);
+                    ui.screen.set(Screen::Consent);
+                }
+            }
+        }
+    }
+
+    fn on_close(&self, code: u16) {
+        let _ = self.with_link(|link| {
+            // This runs inside the socket's own close handler: detach it now,
+            // free it after the handler returns.
+            if let Some(socket) = link.socket.take() {
+                defer_drop(socket);
+            }
+            link.synced = false;
+            if link.session.is_none() {
+                return;
+            }
+            if code == CLOSE_FRAME_REJECTED || code == CLOSE_SESSION_GONE {
+                self.replace_session(link);
+            } else {
+                self.reconnect_later(link);
+            }
+        });
+    }
+
+    fn reconnect_later(&self, link: &mut Link) {
+        self.ui().link.set(LinkStatus::Reconnecting);
+        let delay = backoff(link.attempt);
+        link.attempt = link.attempt.saturating_add(1);
+        let generation = link.generation;
+        let weak = self.weak();
+        link.cancel_retry();
+        link.retry = set_timeout_with_handle(
+            move || {
+                if let Some(this) = Connection::from_weak(&weak) {
+                    let _ = this.with_link(|link| {
+                        link.retry = None;
+                        if link.generation == generation && link.socket.is_none() {
+                            this.open_socket(link);
+                        }
+                    });
+                }
+            },
+            delay,
+        )
+        .ok();
+    }
+
+    /// The patient's answer to the disclaimer.
+    pub fn consent(&self, accepted: bool) {
+        let ui = self.ui();
+        let _ = self.with_link(|link| {
+            let Some(policy_version) = link.policy_version.clone() else {
+                return;
+            };
+            ui.consent_sent.set(true);
+            if !link.send_or_queue(ClientMessage::Consent {
+                accepted,
+                policy_version,
+            }) {
+                self.end_session_for_protocol(link);
+            }
+        });
+    }
+
+    /// Sends what the patient typed (or queues it while reconnecting).
+    ///
+    /// # Errors
+    /// [`SayError`]; nothing was sent and the caller keeps the text.
+    pub fn say(&self, text: &str) -> Result<(), SayError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(SayError::Empty);
+        }
+        let ui = self.ui();
+        if ui.screen.get_untracked() != Screen::Chat {
+            return Err(SayError::NotReady);
+        }
+        self.with_link(|link| {
+            if link.session.is_none() {
+                return Err(SayError::NotReady);
+            }
+            let id = format!("m{}", link.next_say);
+            let message = ClientMessage::Say {
+                id: id.clone(),
+                text: text.to_owned(),
+            };
+            let size = serde_json::to_vec(&message)
+                .map_or(usize::MAX, |bytes| Zeroizing::new(bytes).len());
+            if size > MAX_PLAINTEXT {
+                return Err(SayError::TooLong);
+            }
+            link.next_say += 1;
+            let status = ui.push_patient(text.to_owned());
+            link.awaiting.push(Awaiting { id, status });
+            if !link.send_or_queue(message) {
+                self.end_session_for_protocol(link);
+            }
+            Ok(())
+        })
+        .unwrap_or(Err(SayError::NotReady))
+    }
+
+    /// End chat: tells the server (if connected), closes the socket, drops
+    /// the session so its keys are wiped, and clears the transcript. If the
+    /// connection is down the server forgets the session at its idle timeout.
+    pub fn end(&self) {
+        let ui = self.ui();
+        let _ = self.with_link(|link| {
+            if link.synced {
+                let _ = link.send_control(&ClientMessage::End);
+            }
+            if let Some(socket) = link.forget_session() {
+                // `send` queues the frame ahead of the close handshake.
+                socket.close(CLOSE_NORMAL);
+            }
+        });
+        ui.clear_conversation();
+        ui.link.set(LinkStatus::Idle);
+        ui.screen.set(Screen::Ended);
+    }
+}
+
+/// A copyable handle on the [`Connection`] for components (`None` when the
+/// embed page is unusable and no connection was made).
+#[derive(Clone, Copy)]
+pub struct ChatHandle(StoredValue<Option<Connection>, LocalStorage>);
+
+impl ChatHandle {
+    /// Wraps the connection, owned by the current reactive owner.
+    #[must_use]
+    pub fn new(connection: Option<Connection>) -> Self {
+        Self(StoredValue::new_local(connection))
+    }
+
+    fn get(&self) -> Option<Connection> {
+        self.0.try_get_value().flatten()
+    }
+
+    /// See [`Connection::start`].
+    pub fn start(&self) {
+        if let Some(connection) = self.get() {
+            connection.start();
+        }
+    }
+
+    /// See [`Connection::consent`].
+    pub fn consent(&self, accepted: bool) {
+        if let Some(connection) = self.get() {
+            connection.consent(accepted);
+        }
+    }
+
+    /// See [`Connection::say`].
+    ///
+    /// # Errors
+    /// [`SayError`].
+    pub fn say(&self, text: &str) -> Result<(), SayError> {
+        self.get().map_or(Err(SayError::NotReady), |c| c.say(text))
+    }
+
+    /// See [`Connection::end`].
+    pub fn end(&self) {
+        if let Some(connection) = self.get() {
+            connection.end();
+        }
+    }
+}
+
+/// Drops a socket (and its handler closures) after the current event
+/// handler has returned, since it may be the one running.
+fn defer_drop(socket: Socket) {
+    socket.ws.set_onopen(None);
+    socket.ws.set_onmessage(None);
+    socket.ws.set_onclose(None);
+    leptos::prelude::queue_microtask(move || drop(socket));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_half_a_second_up_to_ten() {
+        let delays: Vec<u128> = (0..8).map(|a| backoff(a).as_millis()).collect();
+        assert_eq!(
+            delays,
+            [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]
+        );
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+}

@@ -1,0 +1,55 @@
+//! The CareChat widget: the Leptos app (client-side rendered, WebAssembly)
+//! that runs inside the chat iframe on the CareChat origin.
+//!
+//! It shows what the server sends and holds no business rules of its own:
+//! the server decides what needs consent, what is an emergency and what to
+//! answer. Every chat message is sealed in the browser with the session keys
+//! of `protocol::Session` before it reaches the WebSocket; message text never
+//! leaves the iframe any other way (no logs, no URLs, no postMessage).
+//!
+//! # Layout
+//! - [`embed`]: reads what the server wrote into the embed page (the pinned
+//!   identity key, the host page's origin, the clinic's name).
+//! - [`state`]: the reactive state the screens render: which screen, the
+//!   transcript, the link status, the unread count.
+//! - [`connection`]: owns the `protocol::Session` and the WebSocket; does the
+//!   handshake, the sync/resume dance, reconnects, and turns server messages
+//!   into [`state`] changes.
+//! - [`host`]: the postMessage bridge with the page that embeds the iframe
+//!   (UI events only, exact origins only).
+//! - [`wire`]: decodes server messages into `protocol::ServerMessage`
+//!   with less code than the derive (the download budget is tight).
+//! - [`components`]: one Leptos component per file, from the [`App`] down.
+//!
+//! # Stable selectors (for end-to-end tests; keep them stable)
+//! - `#carechat-root[data-state]`: the mount element in `index.html`;
+//!   `data-state` is one of `connecting`, `consent`, `chat`, `declined`,
+//!   `ended`, `identity-failed`, `error`.
+//! - `.cc-error`: the failure message (identity-failed and error states).
+//! - `.cc-disclaimer`: the server's disclaimer on the consent screen.
+//! - `button.cc-accept`, `button.cc-decline`: the consent buttons.
+//! - `button.cc-review`: "Review the notice again" after declining.
+//! - `.cc-transcript`: the transcript (`role="log"`, `aria-live="polite"`).
+//! - `.cc-msg-patient`: a patient message; `data-status` is `sending`,
+//!   `answered` or `failed`; `.cc-msg-previous` marks messages from a
+//!   session that has ended.
+//! - `.cc-msg-clinic`: a clinic reply, with `data-intent` (the server's
+//!   intent name) and `data-escalated` (`true`/`false`); escalated replies also
+//!   have `.cc-msg-escalated` and `role="alert"`.
+//! - `.cc-notice`: a notice from the server or the widget (in the transcript,
+//!   and on the consent and declined screens).
+//! - `textarea.cc-input`: the message box; `button.cc-send`: send (its
+//!   `aria-busy` is `true` while a reply is awaited).
+//! - `.cc-link-status`: the "Reconnecting…" banner.
+//! - `button.cc-end`: End chat; `button.cc-minimize`: minimize;
+//!   `button.cc-restart`: start a new chat (ended screen);
+//!   `button.cc-retry`: try again (error screen).
+//! - `.cc-safety`: the permanent "Not medical advice… 911… 988" line.
+
+pub mod components;
+pub mod connection;
+pub mod embed;
+pub mod host;
+pub mod state;
+
+pub use components::app::App;
