@@ -193,7 +193,10 @@ impl Conversation {
             intent: intent.to_owned(),
             escalated,
         };
-        tracing::info!(intent, escalated, "answered");
+        // No intent in the log: with timestamps it could tie a session to a
+        // topic such as a crisis. Escalations reach staff through hand-off,
+        // not through logs.
+        tracing::debug!("answered");
         state.remember(id, reply.clone());
         reply
     }
