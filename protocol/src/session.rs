@@ -353,3 +353,37 @@ impl Session {
         serde_json::from_slice(&plaintext).map_err(|_| FrameError::Content)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+    use super::*;
+
+    fn pair() -> (Session, Session) {
+        let keys = || SessionKeys {
+            c2s: Zeroizing::new([1; 32]),
+            s2c: Zeroizing::new([2; 32]),
+        };
+        let sid = SessionId([9; SID_LEN]);
+        (
+            Session::new(sid, &keys(), Role::Client),
+            Session::new(sid, &keys(), Role::Server),
+        )
+    }
+
+    #[test]
+    fn the_session_ends_after_two_to_the_twenty_frames_in_a_direction() {
+        let (mut client, mut server) = pair();
+        client.skip_send_to(MAX_FRAMES_PER_DIRECTION - 1);
+        let last = client.seal(b"{}").expect("the last allowed frame seals");
+        assert_eq!(server.open(&last).expect("and opens"), b"{}");
+        assert_eq!(client.seal(b"{}"), Err(FrameError::Exhausted));
+
+        let beyond = Frame {
+            seq: MAX_FRAMES_PER_DIRECTION,
+            ct: last.ct,
+        };
+        server.begin_connection();
+        assert_eq!(server.open(&beyond), Err(FrameError::Exhausted));
+    }
+}

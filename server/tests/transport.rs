@@ -365,3 +365,23 @@ async fn a_newer_connection_displaces_the_older_one() {
         matches!(second.recv(&mut session).await, ServerMessage::Reply { intent, .. } if intent == "faq.phone")
     );
 }
+
+#[tokio::test]
+async fn a_frame_numbered_past_the_frame_limit_ends_the_session_with_4401() {
+    let server = TestServer::start().await;
+    let mut session = server.handshake().await;
+    let mut conn = server.connect(&mut session).await;
+    let sealed = session
+        .seal_message(&ClientMessage::Sync {
+            last_seq_received: None,
+        })
+        .unwrap();
+    let beyond = Frame {
+        seq: protocol::session::MAX_FRAMES_PER_DIRECTION,
+        ct: sealed.ct,
+    };
+    conn.send_raw(beyond.to_json()).await;
+    assert_eq!(conn.expect_close().await, Some(4401));
+    let mut again = server.connect(&mut session).await;
+    assert_eq!(again.expect_close().await, Some(4401));
+}
