@@ -136,7 +136,10 @@ pub fn ecdh_p256(secret: &SecretKey, peer_sec1: &[u8]) -> Result<Zeroizing<[u8; 
 /// `secret * peer`, zeroized on drop.
 #[must_use]
 pub fn shared_secret(secret: &SecretKey, peer: &PublicKey) -> Zeroizing<[u8; 32]> {
-    let shared = diffie_hellman(secret.to_nonzero_scalar(), peer.as_affine());
+    // `to_nonzero_scalar` copies the secret scalar out of the `SecretKey`;
+    // the copy is wiped too.
+    let scalar = Zeroizing::new(secret.to_nonzero_scalar());
+    let shared = diffie_hellman(&*scalar, peer.as_affine());
     let mut z = Zeroizing::new([0u8; 32]);
     z.copy_from_slice(shared.raw_secret_bytes());
     z
