@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use protocol::resume::Outbox;
-use protocol::session::MAX_PLAINTEXT;
+use protocol::session::{CLOSE_FRAME_REJECTED, CLOSE_SESSION_GONE, MAX_PLAINTEXT};
 use protocol::{
     ClientHandshake, ClientMessage, Frame, IdentityPublicKey, ServerHello, ServerMessage, Session,
 };
@@ -49,10 +49,6 @@ use zeroize::Zeroizing;
 
 use crate::state::{ChatState, Delivery, Failure, LinkStatus, Screen, Tone};
 
-/// Close code: the server (or we) rejected a frame; the session is over.
-const CLOSE_FRAME_REJECTED: u16 = 4400;
-/// Close code: the server does not know the session (expired or ended).
-const CLOSE_SESSION_GONE: u16 = 4401;
 /// Close code for an orderly close by the patient.
 const CLOSE_NORMAL: u16 = 1000;
 /// Unsent or unacknowledged messages kept for re-sending. Answered `say`s

@@ -25,6 +25,10 @@ pub const TAG_LEN: usize = 16;
 pub const MAX_FRAMES_PER_DIRECTION: u64 = 1 << 20;
 /// Length of a session id in bytes.
 pub const SID_LEN: usize = 16;
+/// WebSocket close code: a frame was rejected, and the session ended with it.
+pub const CLOSE_FRAME_REJECTED: u16 = 4400;
+/// WebSocket close code: the session is unknown, expired, ended or out of frames.
+pub const CLOSE_SESSION_GONE: u16 = 4401;
 /// Associated-data prefix for every frame.
 const AAD_LABEL: &[u8] = b"carechat-v1";
 

@@ -22,6 +22,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use protocol::handshake::server_accept;
+use protocol::session::{CLOSE_FRAME_REJECTED, CLOSE_SESSION_GONE};
 use protocol::{ClientHello, ClientMessage, Frame, FrameError, ServerMessage, SessionId};
 
 use crate::conversation::Outcome;
@@ -33,10 +34,6 @@ pub const MAX_HELLO_BYTES: usize = 4 * 1024;
 /// Largest WebSocket text accepted: a 16 KiB plaintext, its tag, base64url
 /// and the JSON around it fit with room to spare.
 pub const MAX_FRAME_TEXT: usize = 24 * 1024;
-/// Close code for a rejected frame.
-pub const CLOSE_REJECTED: u16 = 4400;
-/// Close code for an unknown or forgotten session.
-pub const CLOSE_UNKNOWN_SESSION: u16 = 4401;
 
 fn json_error(status: StatusCode, code: &str) -> Response {
     (status, Json(serde_json::json!({ "error": code }))).into_response()
@@ -154,7 +151,7 @@ impl Stop {
             Self::unknown("session frame limit reached")
         } else {
             Self::Close {
-                code: CLOSE_REJECTED,
+                code: CLOSE_FRAME_REJECTED,
                 reason: "frame rejected",
                 forget: true,
             }
@@ -163,7 +160,7 @@ impl Stop {
 
     fn unknown(reason: &'static str) -> Self {
         Self::Close {
-            code: CLOSE_UNKNOWN_SESSION,
+            code: CLOSE_SESSION_GONE,
             reason,
             forget: true,
         }
@@ -179,7 +176,7 @@ impl Connection {
     async fn run(mut self, sid: Option<SessionId>) {
         let Some((sid, handle)) = sid.and_then(|sid| self.app.sessions.get(&sid).map(|h| (sid, h)))
         else {
-            self.close(CLOSE_UNKNOWN_SESSION, "unknown session").await;
+            self.close(CLOSE_SESSION_GONE, "unknown session").await;
             return;
         };
         let stop = self.serve(sid, &handle).await;
