@@ -81,10 +81,13 @@ pub fn MessageLine(
             data-status=move || status.as_ref().map(|s| s.get().as_str())
             data-intent=intent
             data-escalated=escalated
-            role=(escalated == Some("true")).then_some("alert")
         >
-            <span class="cc-sr-only">{who}</span>
-            <p class="cc-text">{text}</p>
+            // The alert role sits inside the item: on the <li> itself it
+            // would replace the list-item role the <ol> requires.
+            <div class="cc-said" role=(escalated == Some("true")).then_some("alert")>
+                <span class="cc-sr-only">{who}</span>
+                <p class="cc-text">{text}</p>
+            </div>
             <p class="cc-meta">{meta}</p>
         </li>
     }
