@@ -29,6 +29,10 @@ const LOADER_JS: &str = include_str!("../../public/widget.js");
 const HEAD_MARKER: &str = "<!-- carechat:head -->";
 /// Largest request body outside the handshake (which has its own limit).
 const MAX_BODY: usize = 16 * 1024;
+/// How long one HTTP request may take, body included, so a client that
+/// trickles bytes cannot hold a connection and its memory indefinitely.
+/// (A WebSocket is upgraded at once and lives on outside this limit.)
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The CSP for everything except the embed page: nothing may load, run or
 /// frame it.
@@ -52,6 +56,10 @@ pub fn router(app: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/handshake", post(transport::handshake))
         .merge(limited)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             security_headers,
