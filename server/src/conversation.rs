@@ -454,6 +454,30 @@ mod tests {
         };
         assert_eq!(intent, "safety.crisis");
         assert!(escalated && text.contains("988") && text.contains("911"));
+        for (id, question, expected) in [
+            (
+                "m2",
+                "how much ibuprofen can I take",
+                "safety.medical_advice",
+            ),
+            (
+                "m3",
+                "my chest hurts and my arm is numb",
+                "safety.emergency",
+            ),
+        ] {
+            let ServerMessage::Reply {
+                intent,
+                escalated,
+                text,
+                ..
+            } = say(&engine, &mut state, id, question)
+            else {
+                panic!()
+            };
+            assert_eq!(intent, expected, "{question}");
+            assert!(escalated && text.contains("911"), "{question}");
+        }
     }
 
     #[test]

@@ -150,18 +150,6 @@ impl Sessions {
         self.map().remove(sid);
     }
 
-    /// Number of live sessions.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.map().len()
-    }
-
-    /// Whether there are none.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Forgets every expired session that no connection is using right now
     /// (a connection checks its own session's deadline itself).
     pub fn reap(&self, now: Instant) -> usize {

@@ -8,7 +8,7 @@
 //! CSP lets only that site frame it (`frame-ancestors`), and only this origin
 //! supply scripts (`script-src 'self' 'wasm-unsafe-eval'`, nothing inline).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Query, Request, State};
@@ -225,7 +225,7 @@ pub fn demo_site_router(dir: PathBuf, chat_origin: String) -> Router {
 }
 
 async fn demo_index(dir: PathBuf, chat_origin: String) -> Response {
-    let Ok(page) = tokio::fs::read_to_string(Path::new(&dir).join("index.html")).await else {
+    let Ok(page) = tokio::fs::read_to_string(dir.join("index.html")).await else {
         return plain_page(StatusCode::NOT_FOUND, "demo site not found");
     };
     let page = page.replace("{{CARECHAT_ORIGIN}}", &chat_origin);
