@@ -21,15 +21,20 @@
 //!
 //! Handlers stay thin; `main.rs` only parses arguments and calls [`run`].
 
+pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod conversation;
+pub mod ehr;
 pub mod knowledge;
 pub mod nlu;
+pub mod phi;
 pub mod rate_limit;
 pub mod safety;
 pub mod server_key;
 pub mod sessions;
+pub mod store;
 pub mod transport;
 pub mod web;
 
