@@ -197,6 +197,9 @@ struct Link {
     attempt: u32,
     retry: Option<TimeoutHandle>,
     next_say: u64,
+    /// Ids answered by a `reply` whose `card` may follow; a card for any
+    /// other id (a duplicate after a resume) is not shown twice.
+    card_expected: Vec<String>,
     /// Sessions replaced in a row without the server answering anything in
     /// between. A server that keeps ending sessions at once must not be
     /// met with a tight loop of handshakes: from the second one on, they back
@@ -217,6 +220,7 @@ impl Link {
             attempt: 0,
             retry: None,
             next_say: 0,
+            card_expected: Vec::new(),
             replaced_in_a_row: 0,
         }
     }
@@ -554,12 +558,31 @@ impl Connection {
                 link.replaced_in_a_row = 0;
                 let answered = link.awaiting.remove(index);
                 answered.status.set(Delivery::Answered);
-                link.outbox
-                    .retain(|m| !matches!(m, ClientMessage::Say { id, .. } if *id == in_reply_to));
+                link.outbox.retain(|m| {
+                    !matches!(m, ClientMessage::Say { id, .. } | ClientMessage::Choose { id, .. } if *id == in_reply_to)
+                });
+                if link.card_expected.len() >= 8 {
+                    link.card_expected.remove(0);
+                }
+                link.card_expected.push(in_reply_to);
                 ui.push_clinic(text, intent, escalated);
                 if !ui.open.get_untracked() {
                     ui.unread.update(|n| *n = n.saturating_add(1));
                 }
+            }
+            ServerMessage::Card {
+                in_reply_to,
+                kind,
+                title,
+                items,
+                actions,
+            } => {
+                let Some(index) = link.card_expected.iter().position(|id| *id == in_reply_to)
+                else {
+                    return;
+                };
+                link.card_expected.remove(index);
+                ui.push_card(kind, title, items, actions);
             }
             ServerMessage::Notice { code, text } => {
                 link.replaced_in_a_row = 0;
@@ -588,8 +611,9 @@ impl Connection {
                 for waiting in &link.awaiting {
                     waiting.status.set(Delivery::Failed);
                 }
-                link.outbox
-                    .retain(|m| !matches!(m, ClientMessage::Say { .. }));
+                link.outbox.retain(|m| {
+                    !matches!(m, ClientMessage::Say { .. } | ClientMessage::Choose { .. })
+                });
                 ui.push_notice(text, Tone::Error);
                 if code == "consent_required" {
                     ui.consent_sent.set(false);
@@ -667,6 +691,30 @@ impl Connection {
         if text.is_empty() {
             return Err(SayError::Empty);
         }
+        self.send_patient(text, |id| ClientMessage::Say {
+            id,
+            text: text.to_owned(),
+        })
+    }
+
+    /// Sends the patient's pick on a card; their transcript shows the
+    /// button's words.
+    ///
+    /// # Errors
+    /// [`SayError::NotReady`] when there is no chat to send it to.
+    pub fn choose(&self, action: &str, label: &str) -> Result<(), SayError> {
+        self.send_patient(label, |id| ClientMessage::Choose {
+            id,
+            action: action.to_owned(),
+        })
+    }
+
+    /// Numbers, shows, seals and sends (or queues) one patient message.
+    fn send_patient(
+        &self,
+        shown: &str,
+        message: impl FnOnce(String) -> ClientMessage,
+    ) -> Result<(), SayError> {
         let ui = self.ui();
         if ui.screen.get_untracked() != Screen::Chat {
             return Err(SayError::NotReady);
@@ -676,17 +724,14 @@ impl Connection {
                 return Err(SayError::NotReady);
             }
             let id = format!("m{}", link.next_say);
-            let message = ClientMessage::Say {
-                id: id.clone(),
-                text: text.to_owned(),
-            };
+            let message = message(id.clone());
             let size = serde_json::to_vec(&message)
                 .map_or(usize::MAX, |bytes| Zeroizing::new(bytes).len());
             if size > MAX_PLAINTEXT {
                 return Err(SayError::TooLong);
             }
             link.next_say += 1;
-            let status = ui.push_patient(text.to_owned());
+            let status = ui.push_patient(shown.to_owned());
             link.awaiting.push(Awaiting { id, status });
             if !link.send_or_queue(message) {
                 self.end_session_for_protocol(link);
@@ -752,6 +797,15 @@ impl ChatHandle {
     /// [`SayError`].
     pub fn say(&self, text: &str) -> Result<(), SayError> {
         self.get().map_or(Err(SayError::NotReady), |c| c.say(text))
+    }
+
+    /// See [`Connection::choose`].
+    ///
+    /// # Errors
+    /// [`SayError`].
+    pub fn choose(&self, action: &str, label: &str) -> Result<(), SayError> {
+        self.get()
+            .map_or(Err(SayError::NotReady), |c| c.choose(action, label))
     }
 
     /// See [`Connection::end`].

@@ -7,6 +7,7 @@
 //! the session keys live only in the connection module.
 
 use leptos::prelude::*;
+use protocol::{CardAction, CardItem};
 
 /// Which screen is showing; also the `data-state` of `#carechat-root`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +141,18 @@ pub enum EntryKind {
         /// announced assertively.
         escalated: bool,
     },
+    /// Structured content from the server: appointments, free slots, a
+    /// confirmation. Its buttons send `choose`.
+    Card {
+        /// `appointments`, `slots`, `confirm`, `booked`, ...
+        kind: String,
+        /// The heading.
+        title: String,
+        /// The lines, with their buttons.
+        items: Vec<CardItem>,
+        /// Buttons for the whole card.
+        actions: Vec<CardAction>,
+    },
     /// A status line from the server or the widget.
     Notice {
         /// The words.
@@ -254,6 +267,25 @@ impl ChatState {
             intent,
             escalated,
         });
+    }
+
+    /// Adds a card.
+    pub fn push_card(
+        &self,
+        kind: String,
+        title: String,
+        items: Vec<CardItem>,
+        actions: Vec<CardAction>,
+    ) {
+        self.push(EntryKind::Card {
+            kind,
+            title,
+            items,
+            actions,
+        });
+        if !self.open.get_untracked() {
+            self.unread.update(|n| *n = n.saturating_add(1));
+        }
     }
 
     /// Adds a notice line.

@@ -38,5 +38,5 @@ pub const VERSION: u8 = 1;
 pub use crypto::CryptoError;
 pub use handshake::{ClientHandshake, ClientHello, HandshakeError, ServerHello};
 pub use keys::{IdentityKey, IdentityPublicKey, KeyError};
-pub use message::{ClientMessage, ServerMessage};
+pub use message::{CardAction, CardItem, ClientMessage, ServerMessage};
 pub use session::{Frame, FrameError, Role, Session, SessionId};

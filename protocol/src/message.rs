@@ -32,6 +32,35 @@ pub enum ClientMessage {
     },
     /// The patient ended the chat; the server forgets the session.
     End,
+    /// CareChat extension: the patient picked an action on a `card` (a slot,
+    /// "Cancel this appointment", "Yes, book it"). Answered like a `say`:
+    /// once per `id`.
+    Choose {
+        /// Client-chosen id, from the same space as `say` ids.
+        id: String,
+        /// The action's `id`, exactly as the card gave it.
+        action: String,
+    },
+}
+
+/// One line of a [`ServerMessage::Card`], with the actions that apply to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardItem {
+    /// The main text, e.g. "Tue, Dec 1 · 2:30 PM".
+    pub title: String,
+    /// A second line, e.g. "Dr. Anika Patel · Checkup"; may be empty.
+    pub detail: String,
+    /// Buttons for this line; may be empty.
+    pub actions: Vec<CardAction>,
+}
+
+/// A button on a card. Pressing it sends `choose` with its `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardAction {
+    /// Opaque to the client; valid only in the session that received it.
+    pub id: String,
+    /// The button's words.
+    pub label: String,
 }
 
 /// Messages the server sends.
@@ -78,6 +107,22 @@ pub enum ServerMessage {
         /// Words for the patient.
         text: String,
     },
+    /// CareChat extension: structured content that goes with a reply, such
+    /// as the patient's appointments, free slots to pick from, or a booking
+    /// confirmation.
+    Card {
+        /// The `id` of the `say` or `choose` this belongs to.
+        in_reply_to: String,
+        /// What the card shows: `appointments`, `slots`, `confirm`,
+        /// `booked`, `cancelled`, `labs`, `refills`.
+        kind: String,
+        /// A heading.
+        title: String,
+        /// The lines.
+        items: Vec<CardItem>,
+        /// Buttons for the card as a whole; may be empty.
+        actions: Vec<CardAction>,
+    },
     /// Something the client sent could not be acted on.
     Error {
         /// A stable machine-readable code, e.g. `consent_required`.
@@ -93,7 +138,7 @@ pub enum ServerMessage {
 #[doc(hidden)]
 pub struct AnyServerMessage {
     #[serde(rename = "type")]
-    kind: String,
+    message_type: String,
     last_seq_received: Option<u64>,
     policy_version: Option<String>,
     consent_required: Option<bool>,
@@ -104,6 +149,10 @@ pub struct AnyServerMessage {
     intent: Option<String>,
     escalated: Option<bool>,
     code: Option<String>,
+    kind: Option<String>,
+    title: Option<String>,
+    items: Option<Vec<CardItem>>,
+    actions: Option<Vec<CardAction>>,
 }
 
 /// A server message of an unknown type, or missing a field its type needs.
@@ -116,7 +165,7 @@ impl TryFrom<AnyServerMessage> for ServerMessage {
 
     fn try_from(m: AnyServerMessage) -> Result<Self, UnknownMessage> {
         let need = |field: Option<String>| field.ok_or(UnknownMessage);
-        Ok(match m.kind.as_str() {
+        Ok(match m.message_type.as_str() {
             "sync" => Self::Sync {
                 last_seq_received: m.last_seq_received,
             },
@@ -135,6 +184,13 @@ impl TryFrom<AnyServerMessage> for ServerMessage {
             "notice" => Self::Notice {
                 code: need(m.code)?,
                 text: need(m.text)?,
+            },
+            "card" => Self::Card {
+                in_reply_to: need(m.in_reply_to)?,
+                kind: need(m.kind)?,
+                title: need(m.title)?,
+                items: m.items.ok_or(UnknownMessage)?,
+                actions: m.actions.ok_or(UnknownMessage)?,
             },
             "error" => Self::Error {
                 code: need(m.code)?,
@@ -182,6 +238,20 @@ mod tests {
                 code: "consent_required".into(),
                 text: "Please accept first.".into(),
             },
+            ServerMessage::Card {
+                in_reply_to: "m4".into(),
+                kind: "slots".into(),
+                title: "Free times".into(),
+                items: vec![super::CardItem {
+                    title: "Tue 2:30 PM".into(),
+                    detail: "Dr. Patel".into(),
+                    actions: vec![super::CardAction {
+                        id: "x1".into(),
+                        label: "Choose".into(),
+                    }],
+                }],
+                actions: Vec::new(),
+            },
         ];
         for message in messages {
             let json = serde_json::to_string(&message).unwrap_or_default();
@@ -209,6 +279,8 @@ mod tests {
             r#"{"type":"reply","in_reply_to":"m0","text":"t","intent":"i"}"#,
             r#"{"type":"reply","in_reply_to":"m0","text":"t","intent":"i","escalated":"yes"}"#,
             r#"{"type":"typing"}"#,
+            r#"{"type":"card","in_reply_to":"m0","kind":"slots","title":"t","items":[]}"#,
+            r#"{"type":"card","in_reply_to":"m0","kind":"slots","title":"t","items":[{"title":"a"}],"actions":[]}"#,
             r#"{"type":"Sync"}"#,
             r#"{"type":"error","code":"c","code":"d","text":"t"}"#,
             r#"{"type":"sync","last_seq_received":-1}"#,

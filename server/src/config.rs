@@ -15,7 +15,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::ehr::{EhrConfig, RawEhr};
+use crate::identity::config::{
+    RawVerification, VerificationConfig, SMS_TOKEN_ENV, SMTP_PASSWORD_ENV,
+};
 use crate::knowledge::{KnowledgeBase, DEMO_KNOWLEDGE_TOML};
+use crate::store::config::{RawStorage, StorageConfig, DATABASE_URL_ENV, MASTER_KEY_ENV};
 
 /// The demo clinic's configuration, compiled in so `carechat serve` works on
 /// a fresh machine with no file at all. Its FAQ is
@@ -75,9 +80,20 @@ pub struct RawConfig {
     limits: RawLimits,
     clinic: Clinic,
     knowledge: Option<RawKnowledge>,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    ehr: RawEhr,
+    #[serde(default)]
+    verification: RawVerification,
     /// Where the FAQ comes from, decided by how the config was loaded.
     #[serde(skip)]
     knowledge_source: KnowledgeSource,
+    /// Secrets and URLs taken from the environment by [`Self::apply_env`]
+    /// (never from the file): the master key, database URL, SMS token and
+    /// SMTP password.
+    #[serde(skip)]
+    env_secrets: std::collections::HashMap<&'static str, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +162,10 @@ pub struct Clinic {
     pub disclaimer: String,
     /// Language of the clinic's texts (BCP 47).
     pub locale: String,
+    /// The clinic's time zone (IANA name, e.g. "America/Chicago"), in
+    /// which appointment times are read and shown. UTC when unset.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// TLS certificate and key files (PEM).
@@ -186,6 +206,14 @@ pub struct Config {
     pub clinic: Clinic,
     /// Its FAQ.
     pub knowledge: KnowledgeBase,
+    /// The clinic's time zone.
+    pub timezone: chrono_tz::Tz,
+    /// The database and master key.
+    pub storage: StorageConfig,
+    /// The EHR.
+    pub ehr: EhrConfig,
+    /// Identity verification and code delivery.
+    pub verification: VerificationConfig,
 }
 
 /// Command-line overrides (the highest precedence).
@@ -302,6 +330,19 @@ impl RawConfig {
                     "CARECHAT_TLS_CERT",
                     "set both CARECHAT_TLS_CERT and CARECHAT_TLS_KEY, or neither",
                 ))
+            }
+        }
+        self.verification
+            .apply_env(&env)
+            .map_err(|(setting, problem)| invalid(setting, problem))?;
+        for name in [
+            MASTER_KEY_ENV,
+            DATABASE_URL_ENV,
+            SMS_TOKEN_ENV,
+            SMTP_PASSWORD_ENV,
+        ] {
+            if let Some(v) = env(name) {
+                self.env_secrets.insert(name, v);
             }
         }
         if let Some(v) = num(&env, "CARECHAT_IDLE_TIMEOUT_SECS")? {
@@ -461,10 +502,30 @@ impl RawConfig {
             }
         }
         .map_err(|e| invalid("knowledge", e.to_string()))?;
+        let timezone = match &clinic.timezone {
+            None => chrono_tz::UTC,
+            Some(name) => name.parse().map_err(|_| {
+                invalid(
+                    "clinic.timezone",
+                    format!("{name:?} is not an IANA time zone name such as \"America/Chicago\""),
+                )
+            })?,
+        };
+        let data_dir: PathBuf = self.server.data_dir.unwrap_or_else(|| "data".into());
+        let secrets = self.env_secrets;
+        let env = |name: &str| secrets.get(name).cloned();
+        let pair = |(setting, problem): (&'static str, String)| invalid(setting, problem);
+        let storage = self.storage.validate(&data_dir, env).map_err(pair)?;
+        let base_dir = match &self.knowledge_source {
+            KnowledgeSource::BuiltIn => PathBuf::from("."),
+            KnowledgeSource::RelativeTo(dir) => dir.clone(),
+        };
+        let ehr = self.ehr.validate(&base_dir).map_err(pair)?;
+        let verification = self.verification.validate(env).map_err(pair)?;
         Ok(Config {
             listen,
             public_url,
-            data_dir: self.server.data_dir.unwrap_or_else(|| "data".into()),
+            data_dir,
             assets_dir: self.server.assets_dir.unwrap_or_else(|| "dist".into()),
             allowed_origins,
             trust_forwarded_for: self.server.trust_forwarded_for,
@@ -475,6 +536,10 @@ impl RawConfig {
             max_sessions,
             clinic,
             knowledge,
+            timezone,
+            storage,
+            ehr,
+            verification,
         })
     }
 }

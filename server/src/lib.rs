@@ -22,15 +22,18 @@
 //! Handlers stay thin; `main.rs` only parses arguments and calls [`run`].
 
 pub mod audit;
+pub mod booking;
 pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod conversation;
 pub mod ehr;
+pub mod identity;
 pub mod knowledge;
 pub mod nlu;
 pub mod phi;
 pub mod rate_limit;
+pub mod records;
 pub mod safety;
 pub mod server_key;
 pub mod sessions;
@@ -47,11 +50,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use protocol::IdentityKey;
 
+use crate::audit::AuditLog;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::consent::ConsentLedger;
 use crate::conversation::Conversation;
+use crate::identity::otp::Verifier;
 use crate::rate_limit::RateLimiter;
+use crate::records::Records;
 use crate::sessions::{Limits, Sessions};
+use crate::store::Store;
 
 /// How often expired sessions are swept.
 const REAP_INTERVAL: Duration = Duration::from_secs(30);
@@ -60,20 +68,57 @@ const REAP_INTERVAL: Duration = Duration::from_secs(30);
 pub struct AppState {
     /// The validated configuration.
     pub config: Config,
-    /// The identity key that signs handshakes.
-    pub identity: IdentityKey,
+    /// The identity key that signs handshakes and audit checkpoints.
+    pub identity: Arc<IdentityKey>,
     /// Live sessions.
     pub sessions: Sessions,
     /// Handshake limits per address.
     pub limiter: RateLimiter,
     /// The clinic's conversation rules.
     pub conversation: Conversation,
+    /// The database.
+    pub store: Store,
+    /// The audit log.
+    pub audit: AuditLog,
 }
 
 impl AppState {
-    /// Builds the shared state from a configuration and an identity key.
-    #[must_use]
-    pub fn new(config: Config, identity: IdentityKey) -> Self {
+    /// Opens the store (running migrations), connects the EHR and builds
+    /// the shared state, with the system clock.
+    ///
+    /// # Errors
+    /// When the database, master key or EHR configuration cannot be used.
+    pub async fn open(config: Config, identity: IdentityKey) -> anyhow::Result<Self> {
+        Self::open_with_clock(config, identity, Arc::new(SystemClock)).await
+    }
+
+    /// As [`AppState::open`], with a clock of the caller's.
+    ///
+    /// # Errors
+    /// As [`AppState::open`].
+    pub async fn open_with_clock(
+        config: Config,
+        identity: IdentityKey,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let store = Store::open(&config.storage)
+            .await
+            .context("cannot open the database")?;
+        let identity = Arc::new(identity);
+        let audit = AuditLog::new(store.clone(), identity.clone()).with_clock(clock.clone());
+        let ehr = ehr::connect(&config.ehr, clock.clone(), config.timezone)
+            .context("cannot set up the EHR connection")?;
+        let records = Records::new(ehr, audit.clone());
+        let verification = &config.verification;
+        let sender = identity::delivery_for(
+            &verification.delivery,
+            &config.data_dir,
+            &config.clinic.name,
+            verification.policy.ttl.num_minutes(),
+        )?;
+        let verifier = Verifier::new(store.clone(), verification.policy);
+        let identity_check =
+            identity::Identity::new(verifier, sender, records.clone(), verification.require_mrn);
         let sessions = Sessions::new(
             Limits {
                 idle: config.idle_timeout,
@@ -84,15 +129,31 @@ impl AppState {
         let limiter = RateLimiter::per_minute(config.handshakes_per_minute);
         let conversation = Conversation::new(
             config.clinic.clone(),
+            config.timezone,
             &config.knowledge,
             ConsentLedger::new(&config.data_dir),
+            identity_check,
+            records,
+            store.clone(),
+            clock,
         );
-        Self {
+        Ok(Self {
             config,
             identity,
             sessions,
             limiter,
             conversation,
+            store,
+            audit,
+        })
+    }
+}
+
+impl AppState {
+    /// Records an audit event; a failure is logged (without content).
+    pub async fn audit_record(&self, event: audit::AuditEvent) {
+        if let Err(e) = self.audit.record(event).await {
+            tracing::error!(error = %e, "audit event could not be recorded");
         }
     }
 }
@@ -142,8 +203,17 @@ pub async fn run(
             loop {
                 tick.tick().await;
                 let gone = state.sessions.reap(Instant::now());
-                if gone > 0 {
-                    tracing::info!(sessions = gone, "expired sessions forgotten");
+                if !gone.is_empty() {
+                    tracing::info!(sessions = gone.len(), "expired sessions forgotten");
+                }
+                for who in gone {
+                    state
+                        .audit_record(who.event(
+                            audit::AuditAction::SessionEnd,
+                            None,
+                            audit::AuditOutcome::Success,
+                        ))
+                        .await;
                 }
             }
         })

@@ -64,6 +64,54 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Storage keys (`carechat keys rotate`).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The audit log (`carechat audit verify`, `carechat audit export --fhir`).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-wrap every data key under a new master key (generated unless
+    /// given) and start a fresh data key; old data stays readable.
+    Rotate {
+        /// Configuration file; without it the built-in demo clinic's.
+        #[arg(long, env = "CARECHAT_CONFIG")]
+        config: Option<PathBuf>,
+        /// The new master key (32 random bytes in base64, mode 0600).
+        /// Required when the current key comes from CARECHAT_MASTER_KEY.
+        #[arg(long)]
+        new_master_key_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain and checkpoint signatures; exit non-zero
+    /// naming the first altered, removed or reordered event.
+    Verify {
+        /// Configuration file; without it the built-in demo clinic's.
+        #[arg(long, env = "CARECHAT_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Write the log as FHIR R4 AuditEvent resources, one JSON per line.
+    Export {
+        /// FHIR R4 NDJSON (the only format).
+        #[arg(long, required = true)]
+        fhir: bool,
+        /// Configuration file; without it the built-in demo clinic's.
+        #[arg(long, env = "CARECHAT_CONFIG")]
+        config: Option<PathBuf>,
+        /// Output file; standard output if omitted.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -130,6 +178,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Keys {
+            command:
+                KeysCommand::Rotate {
+                    config,
+                    new_master_key_file,
+                },
+        } => keys_rotate(config.as_ref(), new_master_key_file.as_deref()),
+        Command::Audit { command } => match command {
+            AuditCommand::Verify { config } => audit_verify(config.as_ref()),
+            AuditCommand::Export {
+                fhir: _,
+                config,
+                out,
+            } => audit_export(config.as_ref(), out.as_deref()),
+        },
         Command::CheckConfig { config } => {
             load(Some(&config))?.validate()?;
             println!("{}: ok", config.display());
@@ -169,6 +232,109 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The storage settings of a validated configuration.
+fn storage_config(
+    config: &carechat::config::Config,
+) -> anyhow::Result<carechat::store::StorageConfig> {
+    Ok(config.storage.clone())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
+fn keys_rotate(config: Option<&PathBuf>, new_key: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let config = load(config)?.validate()?;
+    let storage = storage_config(&config)?;
+    let rotation = runtime()?.block_on(carechat::store::rotate::rotate(&storage, new_key))?;
+    println!(
+        "Rotated the master key (new fingerprint {}); new data is sealed under data key {}.",
+        rotation.fingerprint, rotation.data_key_id
+    );
+    if rotation.update_env {
+        println!(
+            "Now set CARECHAT_MASTER_KEY to the contents of {} for every carechat instance and restart them; the old key no longer opens this database.",
+            rotation
+                .key_file
+                .as_deref()
+                .map_or_else(|| "the new key file".into(), |p| p.display().to_string())
+        );
+    } else {
+        if let Some(file) = &rotation.key_file {
+            println!("The new key is in {}.", file.display());
+        }
+        if let Some(previous) = &rotation.previous_key_file {
+            println!(
+                "The old key is in {}: back it up with your backups of the database taken before now, then delete it.",
+                previous.display()
+            );
+        }
+        println!("Restart every carechat instance that shares this database.");
+    }
+    Ok(())
+}
+
+fn audit_verify(config: Option<&PathBuf>) -> anyhow::Result<()> {
+    let config = load(config)?.validate()?;
+    let storage = storage_config(&config)?;
+    let key_file = config.data_dir.join(carechat::server_key::FILE_NAME);
+    if !key_file.exists() {
+        anyhow::bail!(
+            "no identity key at {}: checkpoints are verified with it",
+            key_file.display()
+        );
+    }
+    let (identity, _) = carechat::server_key::load_or_generate(&config.data_dir)?;
+    let report = runtime()?.block_on(async {
+        let store = carechat::store::Store::open(&storage).await?;
+        carechat::audit::verify_log(&store, &[identity.public()])
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    if report.is_intact() {
+        println!(
+            "audit log intact: {} events, {} signed checkpoints verified",
+            report.events, report.checkpoints_verified
+        );
+        return Ok(());
+    }
+    if let Some(problem) = &report.first_problem {
+        println!("first bad event: {problem}");
+    }
+    for problem in &report.checkpoint_problems {
+        println!("{problem}");
+    }
+    match &report.first_problem {
+        Some(problem) => anyhow::bail!("the audit log is not intact: {problem}"),
+        None => anyhow::bail!("the audit log's checkpoints are not intact"),
+    }
+}
+
+fn audit_export(config: Option<&PathBuf>, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let config = load(config)?.validate()?;
+    let storage = storage_config(&config)?;
+    let mut writer: Box<dyn std::io::Write> = match out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let written = runtime()?.block_on(async {
+        let store = carechat::store::Store::open(&storage).await?;
+        carechat::audit::fhir::export(&store, &config.clinic.name, &mut writer)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    writer.flush()?;
+    tracing::info!(
+        events = written,
+        "exported the audit log as FHIR R4 AuditEvent NDJSON"
+    );
+    Ok(())
+}
+
 async fn serve(
     config: carechat::config::Config,
     demo_site: Option<std::net::SocketAddr>,
@@ -180,7 +346,7 @@ async fn serve(
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let public_url = config.public_url.clone();
     tracing::info!(url = %public_url, clinic = %config.clinic.name, "chat server listening");
-    let state = carechat::AppState::new(config, identity);
+    let state = carechat::AppState::open(config, identity).await?;
     let chat = tokio::spawn(carechat::run(state, listener, shutdown_signal()));
     if let Some(addr) = demo_site {
         let listener = tokio::net::TcpListener::bind(addr)

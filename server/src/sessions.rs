@@ -12,6 +12,7 @@
 //! shared store (see ARCHITECTURE.md, scale-out).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,15 @@ use protocol::{ServerMessage, Session, SessionId};
 use tokio::sync::oneshot;
 
 use crate::conversation::ChatState;
+use crate::records::Requester;
+
+/// The name a session goes by in the audit log and the transcript: a
+/// one-way digest of its id, so neither holds the id itself (which, with
+/// the keys, would let a reader resume the chat).
+#[must_use]
+pub fn session_ref(sid: &SessionId) -> String {
+    crate::audit::session_digest(&sid.to_b64u())
+}
 
 /// How many of its own messages the server keeps for re-sending after a
 /// dropped connection.
@@ -35,6 +45,8 @@ pub struct ChatSession {
     pub outbox: Outbox<ServerMessage>,
     /// Whether `welcome` has been sent (it opens a session once).
     pub welcomed: bool,
+    /// Who this session is, for the audit log and the transcript.
+    pub who: Requester,
     created: Instant,
     last_activity: Instant,
     displace: Option<oneshot::Sender<()>>,
@@ -43,8 +55,13 @@ pub struct ChatSession {
 impl ChatSession {
     /// A session that has just completed its handshake.
     #[must_use]
-    pub fn new(crypto: Session, now: Instant) -> Self {
+    pub fn new(crypto: Session, client: Option<IpAddr>, now: Instant) -> Self {
+        let who = Requester {
+            session: session_ref(&crypto.sid()),
+            client,
+        };
         Self {
+            who,
             crypto,
             chat: ChatState::default(),
             outbox: Outbox::new(OUTBOX_LIMIT),
@@ -152,13 +169,16 @@ impl Sessions {
 
     /// Forgets every expired session that no connection is using right now
     /// (a connection checks its own session's deadline itself).
-    pub fn reap(&self, now: Instant) -> usize {
+    pub fn reap(&self, now: Instant) -> Vec<Requester> {
         let mut map = self.map();
-        let before = map.len();
+        let mut gone = Vec::new();
         map.retain(|_, session| match session.try_lock() {
-            Ok(s) => !s.expired(&self.limits, now),
-            Err(_) => true,
+            Ok(s) if s.expired(&self.limits, now) => {
+                gone.push(s.who.clone());
+                false
+            }
+            _ => true,
         });
-        before - map.len()
+        gone
     }
 }

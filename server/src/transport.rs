@@ -25,7 +25,10 @@ use protocol::handshake::server_accept;
 use protocol::session::{CLOSE_FRAME_REJECTED, CLOSE_SESSION_GONE};
 use protocol::{ClientHello, ClientMessage, Frame, FrameError, ServerMessage, SessionId};
 
-use crate::conversation::Outcome;
+use crate::audit::{AuditAction, AuditOutcome};
+use crate::conversation::{Outcome, Turn};
+use crate::records::Requester;
+use crate::sessions::session_ref;
 use crate::sessions::ChatSession;
 use crate::AppState;
 
@@ -103,13 +106,21 @@ pub async fn handshake(
     let sid = session.sid();
     if app
         .sessions
-        .insert(ChatSession::new(session, Instant::now()))
+        .insert(ChatSession::new(session, Some(ip), Instant::now()))
         .is_err()
     {
         tracing::warn!("session limit reached; handshake refused");
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "server_busy");
     }
     tracing::info!(session = ?sid, "session started");
+    app.audit_record(
+        Requester {
+            session: session_ref(&sid),
+            client: Some(ip),
+        }
+        .event(AuditAction::Handshake, None, AuditOutcome::Success),
+    )
+    .await;
     let mut response = Json(reply).into_response();
     response
         .headers_mut()
@@ -189,6 +200,10 @@ impl Connection {
             if forget {
                 self.app.sessions.forget(&sid);
                 tracing::info!(session = ?sid, reason, "session ended");
+                let who = handle.lock().await.who.clone();
+                self.app
+                    .audit_record(who.event(AuditAction::SessionEnd, None, AuditOutcome::Success))
+                    .await;
             }
             self.close(code, reason).await;
         }
@@ -305,10 +320,15 @@ impl Connection {
                 continue;
             }
             let session = &mut *session;
+            let turn = Turn {
+                sid: &sid,
+                who: session.who.clone(),
+            };
             match self
                 .app
                 .conversation
-                .handle(&sid, &mut session.chat, message)
+                .handle(&turn, &mut session.chat, message)
+                .await
             {
                 Outcome::End => {
                     return Stop::Close {

@@ -122,7 +122,7 @@ async fn serves_https_with_hsts_when_a_certificate_is_configured() {
     let identity = carechat::open_identity(&config).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(carechat::run(
-        carechat::AppState::new(config, identity),
+        carechat::AppState::open(config, identity).await.unwrap(),
         listener,
         async {
             let _ = rx.await;

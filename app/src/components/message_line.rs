@@ -52,6 +52,8 @@ pub fn MessageLine(
             tone: Tone::Info,
         } => ("cc-notice", "", text, None, None, None),
         EntryKind::Notice { text, .. } => ("cc-notice cc-notice-error", "", text, None, None, None),
+        // Rendered by `CardLine`; never reaches here.
+        EntryKind::Card { title, .. } => ("cc-notice", "", title, None, None, None),
     };
     let status_text = status.clone();
     let class = move || {

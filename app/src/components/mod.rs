@@ -8,6 +8,7 @@
 //! embed page's CSP forbids it): looks come from classes in `style/widget.css`.
 
 pub mod app;
+pub mod card_line;
 pub mod chat_screen;
 pub mod composer;
 pub mod connecting_screen;

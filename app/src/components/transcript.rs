@@ -3,8 +3,9 @@
 use leptos::html;
 use leptos::prelude::*;
 
+use super::card_line::CardLine;
 use super::message_line::MessageLine;
-use crate::state::ChatState;
+use crate::state::{ChatState, EntryKind};
 
 /// Every line of the conversation, oldest first, as a polite live log that
 /// keeps itself scrolled to the newest line. It is focusable so keyboard
@@ -48,7 +49,21 @@ pub fn Transcript() -> impl IntoView {
             }}
             <ol class="cc-messages">
                 <For each=move || ui.transcript.get() key=|entry| entry.key let:entry>
-                    <MessageLine entry=entry/>
+                    {match entry.kind {
+                        EntryKind::Card { kind, title, items, actions } => {
+                            view! {
+                                <CardLine
+                                    kind=kind
+                                    title=title
+                                    items=items
+                                    actions=actions
+                                    epoch=entry.epoch
+                                />
+                            }
+                                .into_any()
+                        }
+                        _ => view! { <MessageLine entry=entry/> }.into_any(),
+                    }}
                 </For>
             </ol>
         </div>

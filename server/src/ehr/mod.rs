@@ -14,12 +14,51 @@
 //! chat never calls an [`Ehr`] directly: it goes through
 //! [`crate::records`], which records an audit event for every read and write.
 
+mod config;
 pub mod demo;
 pub mod fhir;
+mod smart;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use config::{EhrConfig, FhirConfig, RawEhr, RawFhir, SigningAlgorithm};
+
+use crate::clock::Clock;
 use crate::phi::Phi;
+
+/// Opens the EHR the configuration names: the embedded demo EHR (schedules
+/// relative to the clinic's local today, by `clock` in `tz`), or a FHIR
+/// server. Nothing is sent to the FHIR server until the first call.
+///
+/// # Errors
+/// [`EhrError::Rejected`] when the FHIR client cannot be set up (a key that
+/// is not usable, or no HTTP client).
+pub fn connect(
+    config: &EhrConfig,
+    clock: Arc<dyn Clock>,
+    tz: chrono_tz::Tz,
+) -> Result<Arc<dyn Ehr>, EhrError> {
+    Ok(match config {
+        EhrConfig::Demo => Arc::new(demo::DemoEhr::new(clock, tz)),
+        EhrConfig::Fhir(fhir) => Arc::new(fhir::FhirEhr::new(fhir, clock)?),
+    })
+}
+
+/// A family name folded for matching: trimmed, inner whitespace collapsed,
+/// lower case, diacritics dropped ("  Exámple " and "example" are equal).
+#[must_use]
+pub fn fold_name(name: &str) -> String {
+    use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
 
 /// A patient's logical id in the EHR (`Patient/{id}`). It is what the audit
 /// log names as the entity: an opaque reference, not a PHI value.

@@ -49,7 +49,7 @@ impl TestServer {
         let config = raw.validate().unwrap();
         let identity = carechat::open_identity(&config).unwrap();
         let pinned = identity.public();
-        let state = carechat::AppState::new(config, identity);
+        let state = carechat::AppState::open(config, identity).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(carechat::run(state, listener, async {
             let _ = rx.await;

@@ -1,0 +1,551 @@
+//! The audit log: append-only and tamper-evident.
+//!
+//! One [`AuditEvent`] per handshake, consent, verification step, PHI read
+//! or write, EHR error and session end. An event names who (an [`Actor`]),
+//! what ([`AuditAction`]), which record (resource type and id, never a PHI
+//! value), the [`AuditOutcome`], the client address and a one-way digest of
+//! the session id ([`session_digest`]); the log adds the time and position.
+//!
+//! # Tamper evidence
+//! Events are numbered from 1; each stores the SHA-256 of its canonical
+//! encoding ([`chain::StoredEvent::canonical`]), which covers the previous
+//! event's hash. Every `checkpoint_every` events (default 100), and on
+//! [`AuditLog::checkpoint`], the head hash is signed with the server's
+//! identity key into `audit_checkpoints`. [`AuditLog::verify`] recomputes
+//! the chain and the signatures and names the first altered, removed or
+//! reordered event. A truncated tail is caught up to the last checkpoint
+//! (and beyond it while `audit_head` is intact).
+//!
+//! # Appends across processes
+//! Several servers may share one PostgreSQL database. An append is one
+//! transaction that locks the single `audit_head` row (`SELECT ... FOR
+//! UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), inserts the event
+//! and moves the head with a compare-and-swap; conflicts are retried a
+//! bounded number of times.
+//!
+//! # Layout
+//! - [`chain`]: the hashed and signed byte formats.
+//! - [`verify`]: recomputing the chain and checkpoints.
+//! - [`fhir`]: export as FHIR R4 `AuditEvent` NDJSON.
+
+pub mod chain;
+pub mod fhir;
+pub mod verify;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64U;
+use base64::Engine as _;
+use protocol::IdentityKey;
+use sha2::{Digest as _, Sha256};
+use sqlx::Row as _;
+
+use crate::clock::{Clock, SystemClock};
+use crate::store::{Backend, Store, StoreError};
+pub use chain::{StoredEvent, GENESIS_HASH};
+pub use verify::{verify_log, ChainProblem, CheckpointProblem, VerifyReport};
+
+/// How many times an append is retried when another writer got there first.
+const MAX_ATTEMPTS: u32 = 20;
+/// Default events between signed checkpoints.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 100;
+
+/// Audit problems.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The database failed.
+    #[error("audit database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Other writers kept winning.
+    #[error("could not append to the audit log after {0} attempts (contention)")]
+    Contention(u32),
+    /// The log's bookkeeping is missing or unreadable (not an event problem:
+    /// those are reported by [`AuditLog::verify`]).
+    #[error("audit log is damaged: {0}")]
+    Damaged(String),
+    /// Writing an export failed.
+    #[error("cannot write the audit export: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The patient at the other end of a chat session.
+    PatientSession,
+    /// A staff user, by user id.
+    Staff(String),
+    /// The server itself.
+    System,
+}
+
+impl Actor {
+    /// The stored text: `patient`, `staff:<id>` or `system`.
+    #[must_use]
+    pub fn stored(&self) -> String {
+        match self {
+            Self::PatientSession => "patient".into(),
+            Self::Staff(id) => format!("staff:{id}"),
+            Self::System => "system".into(),
+        }
+    }
+
+    /// Parses [`Self::stored`] text.
+    #[must_use]
+    pub fn from_stored(text: &str) -> Option<Self> {
+        match text {
+            "patient" => Some(Self::PatientSession),
+            "system" => Some(Self::System),
+            _ => text
+                .strip_prefix("staff:")
+                .map(|id| Self::Staff(id.to_owned())),
+        }
+    }
+}
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
+            /// The stable stored name.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+
+            /// Parses [`Self::name`].
+            #[must_use]
+            pub fn from_name(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// What happened. The dotted names are stored: never rename one.
+    AuditAction {
+        /// A chat session was established.
+        Handshake => "handshake",
+        /// The patient accepted the notice.
+        ConsentAccepted => "consent.accepted",
+        /// The patient declined the notice.
+        ConsentDeclined => "consent.declined",
+        /// Identity verification began.
+        VerificationStart => "verification.start",
+        /// A one-time code was sent.
+        VerificationCodeSent => "verification.code_sent",
+        /// The patient was verified.
+        VerificationSuccess => "verification.success",
+        /// A wrong code or unmatched details.
+        VerificationFailure => "verification.failure",
+        /// Too many failures: locked out.
+        VerificationLockout => "verification.lockout",
+        /// PHI was read.
+        PhiRead => "phi.read",
+        /// PHI was written.
+        PhiWrite => "phi.write",
+        /// The EHR failed.
+        EhrError => "ehr.error",
+        /// A session ended.
+        SessionEnd => "session.end",
+    }
+}
+
+named_enum! {
+    /// How it ended.
+    AuditOutcome {
+        /// It worked.
+        Success => "success",
+        /// It did not (a wrong code, no match).
+        Failure => "failure",
+        /// It was refused (locked out, not verified).
+        Denied => "denied",
+        /// Something broke (the EHR was down).
+        Error => "error",
+    }
+}
+
+/// One thing to record. The log adds the time, position and hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub action: AuditAction,
+    /// Which record: resource type and id, e.g. `("Appointment", "a1")`.
+    /// Never a PHI value.
+    pub entity: Option<(String, String)>,
+    /// How it ended.
+    pub outcome: AuditOutcome,
+    /// The client's address.
+    pub client_addr: Option<IpAddr>,
+    /// A one-way digest of the session id ([`session_digest`]), never the
+    /// id itself.
+    pub session: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event with no entity, address or session.
+    #[must_use]
+    pub fn new(actor: Actor, action: AuditAction, outcome: AuditOutcome) -> Self {
+        Self {
+            actor,
+            action,
+            entity: None,
+            outcome,
+            client_addr: None,
+            session: None,
+        }
+    }
+
+    /// Names the record acted on.
+    #[must_use]
+    pub fn with_entity(mut self, resource_type: &str, id: &str) -> Self {
+        self.entity = Some((resource_type.to_owned(), id.to_owned()));
+        self
+    }
+
+    /// Sets the client address.
+    #[must_use]
+    pub fn with_client(mut self, addr: IpAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
+    }
+
+    /// Sets the session from its id (digested here).
+    #[must_use]
+    pub fn with_session_id(mut self, session_id: &str) -> Self {
+        self.session = Some(session_digest(session_id));
+        self
+    }
+}
+
+/// The one-way digest of a session id that the log stores: hex of the first
+/// 16 bytes of a domain-separated SHA-256. Session ids are random, so the
+/// digest cannot be reversed, yet it links one session's events.
+#[must_use]
+pub fn session_digest(session_id: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"carechat audit session v1\0")
+        .chain_update(session_id.as_bytes())
+        .finalize();
+    chain::hex(&digest[..16])
+}
+
+/// The audit log. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    store: Store,
+    signer: Arc<IdentityKey>,
+    clock: Arc<dyn Clock>,
+    checkpoint_every: u64,
+    observer: Arc<str>,
+}
+
+impl fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("key_id", &self.signer.public().key_id())
+            .field("checkpoint_every", &self.checkpoint_every)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Attempt {
+    Done(u64),
+    Conflict,
+}
+
+impl AuditLog {
+    /// A log in `store`, signing checkpoints with `signer` (the server's
+    /// identity key), timed by the system clock.
+    pub fn new(store: Store, signer: impl Into<Arc<IdentityKey>>) -> Self {
+        Self {
+            store,
+            signer: signer.into(),
+            clock: Arc::new(SystemClock),
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            observer: Arc::from("CareChat"),
+        }
+    }
+
+    /// Uses another clock for event times.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Signs a checkpoint every `n` events (at least 1).
+    #[must_use]
+    pub fn with_checkpoint_every(mut self, n: u64) -> Self {
+        self.checkpoint_every = n.max(1);
+        self
+    }
+
+    /// Names the server in exports (FHIR `source.observer`), e.g. the clinic.
+    #[must_use]
+    pub fn with_observer(mut self, observer: &str) -> Self {
+        self.observer = Arc::from(observer);
+        self
+    }
+
+    /// The store the log lives in.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Appends an event and returns its position.
+    ///
+    /// # Errors
+    /// [`AuditError`] when the database fails or contention persists.
+    pub async fn record(&self, event: AuditEvent) -> Result<u64, AuditError> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            match self.try_record(&event).await {
+                Ok(Attempt::Done(seq)) => return Ok(seq),
+                Ok(Attempt::Conflict) => {}
+                Err(AuditError::Database(e)) if crate::store::is_conflict(&e) => {}
+                Err(AuditError::Store(StoreError::Database(e)))
+                    if crate::store::is_conflict(&e) => {}
+                Err(e) => return Err(e),
+            }
+            tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + jitter_ms())).await;
+        }
+        Err(AuditError::Contention(MAX_ATTEMPTS))
+    }
+
+    async fn try_record(&self, event: &AuditEvent) -> Result<Attempt, AuditError> {
+        let mut tx = self.store.begin_write().await?;
+        let (head_seq, head_hash) = read_head(&mut tx, self.store.backend()).await?;
+        let seq = head_seq + 1;
+        let mut stored = StoredEvent {
+            seq,
+            at: self.clock.now().timestamp_millis(),
+            actor: event.actor.stored(),
+            action: event.action.name().to_owned(),
+            entity_type: event.entity.as_ref().map(|(t, _)| t.clone()),
+            entity_id: event.entity.as_ref().map(|(_, id)| id.clone()),
+            outcome: event.outcome.name().to_owned(),
+            client_addr: event.client_addr.map(|a| a.to_string()),
+            session: event.session.clone(),
+            prev_hash: head_hash,
+            hash: String::new(),
+        };
+        stored.hash = stored.compute_hash();
+        sqlx::query(
+            "INSERT INTO audit_events (seq, at, actor, action, entity_type, entity_id, outcome, client_addr, session, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(stored.seq)
+        .bind(stored.at)
+        .bind(&stored.actor)
+        .bind(&stored.action)
+        .bind(&stored.entity_type)
+        .bind(&stored.entity_id)
+        .bind(&stored.outcome)
+        .bind(&stored.client_addr)
+        .bind(&stored.session)
+        .bind(&stored.prev_hash)
+        .bind(&stored.hash)
+        .execute(&mut *tx)
+        .await?;
+        let moved =
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
+                .bind(seq)
+                .bind(&stored.hash)
+                .bind(head_seq)
+                .execute(&mut *tx)
+                .await?;
+        if moved.rows_affected() != 1 {
+            return Ok(Attempt::Conflict);
+        }
+        let seq_u = u64::try_from(seq).map_err(|_| AuditError::Damaged("negative seq".into()))?;
+        if seq_u % self.checkpoint_every == 0 {
+            self.insert_checkpoint(&mut tx, seq, &stored.hash).await?;
+        }
+        tx.commit().await?;
+        Ok(Attempt::Done(seq_u))
+    }
+
+    async fn insert_checkpoint(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        seq: i64,
+        hash: &str,
+    ) -> Result<(), AuditError> {
+        let at = self.clock.now().timestamp_millis();
+        let signature = self.signer.sign(&chain::checkpoint_message(seq, at, hash));
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, at, hash, key_id, signature) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(seq)
+        .bind(at)
+        .bind(hash)
+        .bind(self.signer.public().key_id())
+        .bind(B64U.encode(signature))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Signs a checkpoint at the current head now (e.g. at shutdown).
+    /// Returns its position, or `None` for an empty log.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn checkpoint(&self) -> Result<Option<u64>, AuditError> {
+        let mut tx = self.store.begin_write().await?;
+        let (seq, hash) = read_head(&mut tx, self.store.backend()).await?;
+        if seq == 0 {
+            return Ok(None);
+        }
+        self.insert_checkpoint(&mut tx, seq, &hash).await?;
+        tx.commit().await?;
+        Ok(u64::try_from(seq).ok())
+    }
+
+    /// Recomputes the chain and checks checkpoints against this server's key.
+    ///
+    /// # Errors
+    /// When the database fails (tampering is reported, not an error).
+    pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
+        verify_log(&self.store, &[self.signer.public()]).await
+    }
+
+    /// Writes every event as a FHIR R4 `AuditEvent`, one JSON per line.
+    /// Returns how many were written.
+    ///
+    /// # Errors
+    /// When the database or the writer fails.
+    pub async fn export_fhir(&self, out: &mut impl std::io::Write) -> Result<u64, AuditError> {
+        fhir::export(&self.store, &self.observer, out).await
+    }
+}
+
+fn jitter_ms() -> u64 {
+    let mut byte = [0u8; 1];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut byte);
+    u64::from(byte[0] % 8)
+}
+
+async fn read_head(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+) -> Result<(i64, String), AuditError> {
+    let sql = match backend {
+        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+        Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    };
+    let row = sqlx::query(sql)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| AuditError::Damaged("the audit_head row is missing".into()))?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// Reads events with `seq > after`, at most `limit`, in order.
+pub(crate) async fn read_events(
+    store: &Store,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, AuditError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor, action, entity_type, entity_id, outcome, client_addr, session, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StoredEvent {
+                seq: row.try_get(0)?,
+                at: row.try_get(1)?,
+                actor: row.try_get(2)?,
+                action: row.try_get(3)?,
+                entity_type: row.try_get(4)?,
+                entity_id: row.try_get(5)?,
+                outcome: row.try_get(6)?,
+                client_addr: row.try_get(7)?,
+                session: row.try_get(8)?,
+                prev_hash: row.try_get(9)?,
+                hash: row.try_get(10)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AuditError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_the_documented_ones() {
+        let names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "handshake",
+                "consent.accepted",
+                "consent.declined",
+                "verification.start",
+                "verification.code_sent",
+                "verification.success",
+                "verification.failure",
+                "verification.lockout",
+                "phi.read",
+                "phi.write",
+                "ehr.error",
+                "session.end"
+            ]
+        );
+        for a in AuditAction::ALL {
+            assert_eq!(AuditAction::from_name(a.name()), Some(*a));
+        }
+        for o in AuditOutcome::ALL {
+            assert_eq!(AuditOutcome::from_name(o.name()), Some(*o));
+        }
+        for actor in [
+            Actor::PatientSession,
+            Actor::System,
+            Actor::Staff("u7".into()),
+        ] {
+            assert_eq!(Actor::from_stored(&actor.stored()), Some(actor));
+        }
+    }
+
+    #[test]
+    fn the_session_digest_does_not_contain_the_id() {
+        let d = session_digest("s3cr3t-session-id");
+        assert_eq!(d.len(), 32);
+        assert!(!d.contains("s3cr3t"));
+        assert_eq!(d, session_digest("s3cr3t-session-id"));
+    }
+}

@@ -1,0 +1,279 @@
+//! Reading identifying details from what a patient types: a date of birth,
+//! a last name and, where the clinic asks for it, a medical record number.
+//!
+//! "03/14/1985 Rivera", "Rivera, born March 14 1985", "dob 1985-03-14 last
+//! name de la Cruz" all work. Two-digit years are refused (was "85" 1985 or
+//! 2085?), as are dates in the future.
+
+use chrono::NaiveDate;
+
+use crate::phi::Phi;
+
+/// Details typed by a patient, not yet checked against the EHR.
+#[derive(Debug, Clone)]
+pub struct Details {
+    /// Date of birth.
+    pub birth_date: Phi<NaiveDate>,
+    /// Last name, as typed (trimmed).
+    pub family: Phi<String>,
+    /// Medical record number, when one was typed.
+    pub identifier: Option<Phi<String>>,
+}
+
+impl Details {
+    /// One canonical string for these details (lower case, single spaces),
+    /// so the same details typed differently count as the same subject.
+    #[must_use]
+    pub fn normalized(&self) -> Phi<String> {
+        let family = fold(self.family.expose());
+        let id = self
+            .identifier
+            .as_ref()
+            .map(|i| i.expose().to_ascii_lowercase())
+            .unwrap_or_default();
+        Phi::new(format!("{}|{family}|{id}", self.birth_date.expose()))
+    }
+}
+
+/// What was missing from a message that tried to give details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// No date that could be a date of birth.
+    BirthDate,
+    /// No name.
+    Family,
+    /// The clinic requires a record number and none was given.
+    Identifier,
+}
+
+/// Whether `text` looks like an attempt at giving a date of birth.
+#[must_use]
+pub fn mentions_date(text: &str) -> bool {
+    find_date(&tokens(text), today_year()).is_some()
+}
+
+/// Reads details from `text`; `require_identifier` when the clinic asks
+/// for a record number.
+///
+/// # Errors
+/// Names the first thing missing.
+pub fn parse(text: &str, require_identifier: bool) -> Result<Details, Missing> {
+    let toks = tokens(text);
+    let (date, used) = find_date(&toks, today_year()).ok_or(Missing::BirthDate)?;
+    let mut identifier = None;
+    let mut name_words = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        if used.contains(&i) {
+            continue;
+        }
+        let lower = t.to_lowercase();
+        if t.chars().any(|c| c.is_ascii_digit()) {
+            if t.chars().filter(char::is_ascii_digit).count() >= 4 && identifier.is_none() {
+                identifier = Some(t.clone());
+            }
+            continue;
+        }
+        if FILLER.contains(&lower.as_str()) {
+            continue;
+        }
+        name_words.push(t.clone());
+    }
+    if name_words.is_empty() {
+        return Err(Missing::Family);
+    }
+    if require_identifier && identifier.is_none() {
+        return Err(Missing::Identifier);
+    }
+    Ok(Details {
+        birth_date: Phi::new(date),
+        family: Phi::new(name_words.join(" ")),
+        identifier: identifier.map(Phi::new),
+    })
+}
+
+/// Words around details that are not a name.
+const FILLER: &[&str] = &[
+    "my", "name", "is", "last", "surname", "family", "dob", "d.o.b", "date", "of", "birth", "born",
+    "on", "in", "and", "i", "am", "i'm", "im", "was", "it's", "its", "the", "mrn", "record",
+    "number", "medical", "no", "id", "birthday", "b", "day", "it", "s", "sure", "ok", "okay",
+    "yes", "here", "are", "details", "me",
+];
+
+const MONTHS: &[&str] = &[
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+fn tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .map(|t| t.trim_matches(|c: char| matches!(c, '.' | ':' | '(' | ')' | '"')))
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn today_year() -> i32 {
+    use chrono::Datelike as _;
+    chrono::Utc::now().year()
+}
+
+fn month_of(word: &str) -> Option<u32> {
+    let w = word.to_lowercase();
+    if w.len() < 3 {
+        return None;
+    }
+    MONTHS
+        .iter()
+        .position(|m| w.starts_with(m))
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+fn year_of(word: &str, this_year: i32) -> Option<i32> {
+    let y: i32 = word.parse().ok()?;
+    (word.len() == 4 && (1900..=this_year).contains(&y)).then_some(y)
+}
+
+fn day_of(word: &str) -> Option<u32> {
+    let w = word.to_lowercase();
+    let digits = w
+        .trim_end_matches("st")
+        .trim_end_matches("nd")
+        .trim_end_matches("rd")
+        .trim_end_matches("th");
+    let d: u32 = digits.parse().ok()?;
+    (1..=31).contains(&d).then_some(d)
+}
+
+/// The first date of birth in the tokens, and which tokens it used.
+fn find_date(toks: &[String], this_year: i32) -> Option<(NaiveDate, Vec<usize>)> {
+    let today = chrono::Utc::now().date_naive();
+    let valid = |d: NaiveDate| (d <= today).then_some(d);
+    for (i, t) in toks.iter().enumerate() {
+        // 03/14/1985, 3-14-1985, 1985-03-14
+        let parts: Vec<&str> = t.split(['/', '-']).collect();
+        if parts.len() == 3 && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit())) {
+            let nums: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+            if nums.len() == 3 {
+                let date = if parts[0].len() == 4 {
+                    i32::try_from(nums[0])
+                        .ok()
+                        .and_then(|y| NaiveDate::from_ymd_opt(y, nums[1], nums[2]))
+                } else if parts[2].len() == 4 {
+                    i32::try_from(nums[2])
+                        .ok()
+                        .and_then(|y| NaiveDate::from_ymd_opt(y, nums[0], nums[1]))
+                } else {
+                    None
+                };
+                if let Some(d) = date.and_then(valid) {
+                    return Some((d, vec![i]));
+                }
+            }
+        }
+        // March 14 1985 / Mar 14th, 1985
+        if let Some(m) = month_of(t) {
+            if let (Some(d), Some(y)) = (
+                toks.get(i + 1).and_then(|w| day_of(w)),
+                toks.get(i + 2).and_then(|w| year_of(w, this_year)),
+            ) {
+                if let Some(date) = NaiveDate::from_ymd_opt(y, m, d).and_then(valid) {
+                    return Some((date, vec![i, i + 1, i + 2]));
+                }
+            }
+        }
+        // 14 March 1985
+        if let Some(d) = day_of(t) {
+            if let (Some(m), Some(y)) = (
+                toks.get(i + 1).and_then(|w| month_of(w)),
+                toks.get(i + 2).and_then(|w| year_of(w, this_year)),
+            ) {
+                if let Some(date) = NaiveDate::from_ymd_opt(y, m, d).and_then(valid) {
+                    return Some((date, vec![i, i + 1, i + 2]));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Case-, accent-, punctuation- and space-insensitive form of a name or a
+/// sentence ("Dr. Núñez," and "dr nunez" fold alike).
+#[must_use]
+pub fn fold(text: &str) -> String {
+    let spaced: String = text
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' || c == '-' || c == '/' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    crate::ehr::fold_name(&spaced)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn reads_the_usual_ways_of_giving_details() {
+        for (text, date, family) in [
+            ("03/14/1985 Rivera", ymd(1985, 3, 14), "Rivera"),
+            ("Rivera, born March 14 1985", ymd(1985, 3, 14), "Rivera"),
+            (
+                "dob 1985-03-14 last name de la Cruz",
+                ymd(1985, 3, 14),
+                "de la Cruz",
+            ),
+            (
+                "my name is Okafor and my birthday is 14 Mar 1985",
+                ymd(1985, 3, 14),
+                "Okafor",
+            ),
+            ("3-4-1990 Núñez", ymd(1990, 3, 4), "Núñez"),
+        ] {
+            let d = parse(text, false).unwrap();
+            assert_eq!(*d.birth_date.expose(), date, "{text}");
+            assert_eq!(d.family.expose(), family, "{text}");
+        }
+    }
+
+    #[test]
+    fn says_what_is_missing() {
+        assert_eq!(parse("Rivera", false).unwrap_err(), Missing::BirthDate);
+        assert_eq!(
+            parse("03/14/85 Rivera", false).unwrap_err(),
+            Missing::BirthDate
+        );
+        assert_eq!(
+            parse("02/30/1985 Rivera", false).unwrap_err(),
+            Missing::BirthDate
+        );
+        assert_eq!(
+            parse("03/14/2999 Rivera", false).unwrap_err(),
+            Missing::BirthDate
+        );
+        assert_eq!(parse("03/14/1985", false).unwrap_err(), Missing::Family);
+        assert_eq!(
+            parse("03/14/1985 Rivera", true).unwrap_err(),
+            Missing::Identifier
+        );
+        let d = parse("03/14/1985 Rivera MRN MG-100234", true).unwrap();
+        assert_eq!(d.identifier.unwrap().expose(), "MG-100234");
+    }
+
+    #[test]
+    fn the_same_details_typed_differently_normalize_alike() {
+        let a = parse("03/14/1985 NÚÑEZ", false).unwrap().normalized();
+        let b = parse("born march 14 1985, nunez", false)
+            .unwrap()
+            .normalized();
+        assert_eq!(a, b);
+    }
+}

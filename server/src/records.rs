@@ -1,0 +1,270 @@
+//! The one path to patient records: every read and write of PHI in the EHR
+//! goes through [`Records`], which records its audit event (resource type
+//! and id, outcome, session, address; never a value) before returning.
+//! There is no other handle on the [`Ehr`] in the conversation.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::{Actor, AuditAction, AuditEvent, AuditLog, AuditOutcome};
+use crate::ehr::{
+    Appointment, Ehr, EhrError, LabOrder, PatientId, PatientMatch, PatientQuery, Practitioner,
+    Refill, Slot, SlotQuery,
+};
+use crate::phi::Phi;
+
+/// Who is asking, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    /// One-way digest of the session id.
+    pub session: String,
+    /// The patient's address.
+    pub client: Option<IpAddr>,
+}
+
+impl Requester {
+    /// An audit event by this patient session.
+    #[must_use]
+    pub fn event(
+        &self,
+        action: AuditAction,
+        entity: Option<(&str, &str)>,
+        outcome: AuditOutcome,
+    ) -> AuditEvent {
+        AuditEvent {
+            actor: Actor::PatientSession,
+            action,
+            entity: entity.map(|(t, id)| (t.to_owned(), id.to_owned())),
+            outcome,
+            client_addr: self.client,
+            session: Some(self.session.clone()),
+        }
+    }
+}
+
+/// The audited EHR.
+#[derive(Clone)]
+pub struct Records {
+    ehr: Arc<dyn Ehr>,
+    audit: AuditLog,
+}
+
+impl Records {
+    /// Wraps an EHR.
+    #[must_use]
+    pub fn new(ehr: Arc<dyn Ehr>, audit: AuditLog) -> Self {
+        Self { ehr, audit }
+    }
+
+    /// The audit log, for the non-PHI events around these calls.
+    #[must_use]
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Records an event; a failure to record is logged (without content)
+    /// and does not hide the result from the patient.
+    pub async fn record(&self, event: AuditEvent) {
+        if let Err(e) = self.audit.record(event).await {
+            tracing::error!(error = %e, "audit event could not be recorded");
+        }
+    }
+
+    async fn done<T>(
+        &self,
+        who: &Requester,
+        action: AuditAction,
+        entities: &[(&str, &str)],
+        result: Result<T, EhrError>,
+    ) -> Result<T, EhrError> {
+        match &result {
+            Ok(_) => {
+                for e in entities {
+                    self.record(who.event(action, Some(*e), AuditOutcome::Success))
+                        .await;
+                }
+            }
+            Err(EhrError::Unavailable(why)) => {
+                tracing::warn!(reason = %why, "EHR unavailable");
+                let entity = entities.first().copied();
+                self.record(who.event(AuditAction::EhrError, entity, AuditOutcome::Error))
+                    .await;
+            }
+            Err(_) => {
+                let entity = entities.first().copied();
+                self.record(who.event(action, entity, AuditOutcome::Failure))
+                    .await;
+            }
+        }
+        result
+    }
+
+    /// Looks a patient up by the details they typed.
+    ///
+    /// # Errors
+    /// As [`Ehr::find_patient`].
+    pub async fn find_patient(
+        &self,
+        who: &Requester,
+        query: &PatientQuery,
+    ) -> Result<Option<PatientMatch>, EhrError> {
+        let result = self.ehr.find_patient(query).await;
+        let found = match &result {
+            Ok(Some(p)) => Some(p.id.0.clone()),
+            _ => None,
+        };
+        match &found {
+            Some(id) => {
+                self.done(who, AuditAction::PhiRead, &[("Patient", id)], result)
+                    .await
+            }
+            None => self.done(who, AuditAction::PhiRead, &[], result).await,
+        }
+    }
+
+    /// The patient's upcoming appointments.
+    ///
+    /// # Errors
+    /// As [`Ehr::upcoming_appointments`].
+    pub async fn upcoming(
+        &self,
+        who: &Requester,
+        patient: &PatientId,
+        now: DateTime<Utc>,
+    ) -> Result<Phi<Vec<Appointment>>, EhrError> {
+        let result = self.ehr.upcoming_appointments(patient, now).await;
+        let ids: Vec<String> = result
+            .as_ref()
+            .map(|a| a.iter().map(|a| a.id.clone()).collect())
+            .unwrap_or_default();
+        let mut entities: Vec<(&str, &str)> = vec![("Patient", patient.0.as_str())];
+        entities.extend(ids.iter().map(|id| ("Appointment", id.as_str())));
+        self.done(who, AuditAction::PhiRead, &entities, result)
+            .await
+            .map(Phi::new)
+    }
+
+    /// Practitioners (not PHI; not audited).
+    ///
+    /// # Errors
+    /// As [`Ehr::practitioners`].
+    pub async fn practitioners(&self) -> Result<Vec<Practitioner>, EhrError> {
+        self.ehr.practitioners().await
+    }
+
+    /// Free slots (not PHI; not audited).
+    ///
+    /// # Errors
+    /// As [`Ehr::free_slots`].
+    pub async fn free_slots(&self, query: &SlotQuery) -> Result<Vec<Slot>, EhrError> {
+        self.ehr.free_slots(query).await
+    }
+
+    /// Books a slot.
+    ///
+    /// # Errors
+    /// As [`Ehr::book`].
+    pub async fn book(
+        &self,
+        who: &Requester,
+        patient: &PatientId,
+        slot_id: &str,
+    ) -> Result<Phi<Appointment>, EhrError> {
+        let result = self.ehr.book(patient, slot_id).await;
+        let id = result.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+        let entity = if id.is_empty() {
+            ("Slot", slot_id)
+        } else {
+            ("Appointment", id.as_str())
+        };
+        self.done(who, AuditAction::PhiWrite, &[entity], result)
+            .await
+            .map(Phi::new)
+    }
+
+    /// Cancels an appointment.
+    ///
+    /// # Errors
+    /// As [`Ehr::cancel`].
+    pub async fn cancel(
+        &self,
+        who: &Requester,
+        patient: &PatientId,
+        appointment_id: &str,
+    ) -> Result<(), EhrError> {
+        let result = self.ehr.cancel(patient, appointment_id).await;
+        self.done(
+            who,
+            AuditAction::PhiWrite,
+            &[("Appointment", appointment_id)],
+            result,
+        )
+        .await
+    }
+
+    /// Moves an appointment to another slot.
+    ///
+    /// # Errors
+    /// As [`Ehr::reschedule`].
+    pub async fn reschedule(
+        &self,
+        who: &Requester,
+        patient: &PatientId,
+        appointment_id: &str,
+        slot_id: &str,
+    ) -> Result<Phi<Appointment>, EhrError> {
+        let result = self.ehr.reschedule(patient, appointment_id, slot_id).await;
+        let new_id = result.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+        let mut entities = vec![("Appointment", appointment_id)];
+        if !new_id.is_empty() {
+            entities.push(("Appointment", new_id.as_str()));
+        }
+        self.done(who, AuditAction::PhiWrite, &entities, result)
+            .await
+            .map(Phi::new)
+    }
+
+    /// Lab order status.
+    ///
+    /// # Errors
+    /// As [`Ehr::lab_orders`].
+    pub async fn lab_orders(
+        &self,
+        who: &Requester,
+        patient: &PatientId,
+    ) -> Result<Phi<Vec<LabOrder>>, EhrError> {
+        let result = self.ehr.lab_orders(patient).await;
+        let ids: Vec<String> = result
+            .as_ref()
+            .map(|o| o.iter().map(|o| o.id.clone()).collect())
+            .unwrap_or_default();
+        let mut entities: Vec<(&str, &str)> = vec![("Patient", patient.0.as_str())];
+        entities.extend(ids.iter().map(|id| ("ServiceRequest", id.as_str())));
+        self.done(who, AuditAction::PhiRead, &entities, result)
+            .await
+            .map(Phi::new)
+    }
+
+    /// Refill status.
+    ///
+    /// # Errors
+    /// As [`Ehr::refills`].
+    pub async fn refills(
+        &self,
+        who: &Requester,
+        patient: &PatientId,
+    ) -> Result<Phi<Vec<Refill>>, EhrError> {
+        let result = self.ehr.refills(patient).await;
+        let ids: Vec<String> = result
+            .as_ref()
+            .map(|o| o.iter().map(|o| o.id.clone()).collect())
+            .unwrap_or_default();
+        let mut entities: Vec<(&str, &str)> = vec![("Patient", patient.0.as_str())];
+        entities.extend(ids.iter().map(|id| ("MedicationRequest", id.as_str())));
+        self.done(who, AuditAction::PhiRead, &entities, result)
+            .await
+            .map(Phi::new)
+    }
+}

@@ -1,0 +1,229 @@
+//! A real, throwaway PostgreSQL server for a test binary.
+//!
+//! The first test that asks for a database starts `postgres` (from
+//! `/usr/lib/postgresql/*/bin`, installed by `scripts/setup`) on a free
+//! loopback port with a temporary data directory, fsync off and small
+//! buffers; tests running at the same time share it, each with a database
+//! of its own. When the last [`PgDatabase`] is dropped the server stops and
+//! its directory is deleted. As root, `initdb` and `postgres` run as the
+//! `postgres` OS user (they refuse to run as root).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+static SERVER: Mutex<Weak<PgServer>> = Mutex::new(Weak::new());
+static NEXT_DB: AtomicU32 = AtomicU32::new(1);
+
+/// A running PostgreSQL server.
+pub struct PgServer {
+    port: u16,
+    bin: PathBuf,
+    data: PathBuf,
+    as_postgres: bool,
+    child: Mutex<Option<Child>>,
+    _dir: tempfile::TempDir,
+}
+
+/// One test's database on the shared server.
+pub struct PgDatabase {
+    /// `postgres://postgres@127.0.0.1:<port>/<db>`.
+    pub url: String,
+    _server: Arc<PgServer>,
+}
+
+fn bin_dir() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("postgres").exists() && p.join("initdb").exists())
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin; run scripts/setup (it installs Debian's postgresql package)"
+        )
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl PgServer {
+    fn start() -> Self {
+        let bin = bin_dir();
+        let as_postgres = is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("carechat-pg-")
+            .tempdir()
+            .unwrap();
+        if as_postgres {
+            let status = Command::new("chown")
+                .args(["postgres:", dir.path().to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(status.success(), "cannot chown the PostgreSQL temp dir");
+        }
+        let data = dir.path().join("data");
+        let out = command(&bin, as_postgres, "initdb")
+            .args(["-D", data.to_str().unwrap()])
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
+            .args(["--no-instructions", "--locale=C"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for _ in 0..5 {
+            let port = free_port();
+            let log = std::fs::File::create(dir.path().join("postgres.log")).unwrap();
+            let mut child = command(&bin, as_postgres, "postgres")
+                .args(["-D", data.to_str().unwrap(), "-F", "-p", &port.to_string()])
+                .args(["-c", "listen_addresses=127.0.0.1"])
+                .args(["-c", "unix_socket_directories="])
+                .args(["-c", "shared_buffers=16MB"])
+                .args(["-c", "max_connections=200"])
+                .args(["-c", "synchronous_commit=off"])
+                .args(["-c", "full_page_writes=off"])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            if wait_ready(&bin, as_postgres, port, &mut child, Duration::from_secs(20)) {
+                return Self {
+                    port,
+                    bin,
+                    data,
+                    as_postgres,
+                    child: Mutex::new(Some(child)),
+                    _dir: dir,
+                };
+            }
+            stop(&bin, as_postgres, &data, Some(child));
+        }
+        let log = std::fs::read_to_string(dir.path().join("postgres.log")).unwrap_or_default();
+        panic!("PostgreSQL did not start:\n{log}");
+    }
+
+    fn stop(&self) {
+        let child = self.child.lock().unwrap().take();
+        stop(&self.bin, self.as_postgres, &self.data, child);
+    }
+}
+
+fn wait_ready(
+    bin: &Path,
+    as_postgres: bool,
+    port: u16,
+    child: &mut Child,
+    within: Duration,
+) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        let ok = command(bin, as_postgres, "pg_isready")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn stop(bin: &Path, as_postgres: bool, data: &Path, child: Option<Child>) {
+    let _ = command(bin, as_postgres, "pg_ctl")
+        .args([
+            "-D",
+            data.to_str().unwrap(),
+            "stop",
+            "-m",
+            "immediate",
+            "-w",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if let Some(mut child) = child {
+        if matches!(child.try_wait(), Ok(None)) {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn command(bin: &Path, as_postgres: bool, program: &str) -> Command {
+    let path = bin.join(program);
+    if as_postgres {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(path);
+        c
+    } else {
+        Command::new(path)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh database on the shared server (started if need be).
+pub async fn database() -> PgDatabase {
+    let server = {
+        let mut slot = SERVER.lock().unwrap();
+        if let Some(server) = slot.upgrade() {
+            server
+        } else {
+            let server = Arc::new(PgServer::start());
+            *slot = Arc::downgrade(&server);
+            server
+        }
+    };
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = sqlx::Connection::close(conn).await;
+    PgDatabase {
+        url: format!("postgres://postgres@127.0.0.1:{}/{name}", server.port),
+        _server: server,
+    }
+}

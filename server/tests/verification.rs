@@ -1,0 +1,336 @@
+//! Identity verification and the patient's own records, through a real
+//! server over real WebSocket connections, with the embedded demo EHR and
+//! the development outbox (codes are read from `dev-outbox.jsonl`, as a
+//! patient would read their text messages).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{consented, say, Conn, TestServer};
+use futures_util::StreamExt as _;
+use protocol::{CardItem, ClientMessage, Frame, ServerMessage, Session};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The demo EHR's main patient (synthetic): Morgan Sample, phone ending 01.
+const MORGAN: &str = "03/02/1984 Sample";
+
+/// What the server answered to one `say` or `choose`.
+#[derive(Debug)]
+struct Answer {
+    intent: String,
+    text: String,
+    /// From sending to the reply.
+    took: Duration,
+    card: Option<(String, String, Vec<CardItem>, Vec<protocol::CardAction>)>,
+}
+
+impl Answer {
+    /// The action id of the button labelled `label` on the card (on a line
+    /// or on the card).
+    fn action(&self, label: &str) -> String {
+        let (_, _, items, actions) = self.card.as_ref().expect("a card");
+        items
+            .iter()
+            .flat_map(|i| i.actions.iter())
+            .chain(actions.iter())
+            .find(|a| a.label == label)
+            .unwrap_or_else(|| panic!("no {label:?} button in {:?}", self.card))
+            .id
+            .clone()
+    }
+}
+
+async fn answer(conn: &mut Conn, session: &mut Session, message: ClientMessage) -> Answer {
+    let started = Instant::now();
+    conn.send(session, &message).await;
+    let ServerMessage::Reply { intent, text, .. } = conn.recv(session).await else {
+        panic!("expected a reply")
+    };
+    let took = started.elapsed();
+    // A card, when there is one, follows its reply at once.
+    let card = match tokio::time::timeout(Duration::from_millis(400), conn.ws.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => {
+            match session
+                .open_message(&Frame::from_json(t.as_str()).unwrap())
+                .unwrap()
+            {
+                ServerMessage::Card {
+                    kind,
+                    title,
+                    items,
+                    actions,
+                    ..
+                } => Some((kind, title, items, actions)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        _ => None,
+    };
+    Answer {
+        intent,
+        text,
+        took,
+        card,
+    }
+}
+
+struct Chat {
+    session: Session,
+    conn: Conn,
+    next: u32,
+}
+
+impl Chat {
+    async fn open(server: &TestServer) -> Self {
+        let (session, conn) = consented(server).await;
+        Self {
+            session,
+            conn,
+            next: 0,
+        }
+    }
+
+    async fn say(&mut self, text: &str) -> Answer {
+        self.next += 1;
+        let id = format!("m{}", self.next);
+        answer(&mut self.conn, &mut self.session, say(&id, text)).await
+    }
+
+    async fn choose(&mut self, action: String) -> Answer {
+        self.next += 1;
+        let id = format!("m{}", self.next);
+        answer(
+            &mut self.conn,
+            &mut self.session,
+            ClientMessage::Choose { id, action },
+        )
+        .await
+    }
+}
+
+fn outbox_lines(server: &TestServer) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(server.data_dir.path().join("dev-outbox.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits for the outbox to hold `count` codes and returns the newest.
+async fn code_number(server: &TestServer, count: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let lines = outbox_lines(server);
+        if lines.len() >= count {
+            return lines[count - 1]["code"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no code in the outbox");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Any six digits other than `code`.
+fn wrong(code: &str, n: u32) -> String {
+    let mut guess = format!("{:06}", (n * 7919) % 1_000_000);
+    if guess == code {
+        guess = format!("{:06}", (n * 7919 + 1) % 1_000_000);
+    }
+    guess
+}
+
+async fn verify(server: &TestServer, chat: &mut Chat, question: &str) -> Answer {
+    let asked = chat.say(question).await;
+    assert_eq!(asked.intent, "identity.details_needed", "{}", asked.text);
+    let sent = chat.say(MORGAN).await;
+    assert_eq!(sent.intent, "identity.code_sent");
+    assert!(sent.text.contains("ending in 01"), "{}", sent.text);
+    let code = code_number(server, outbox_lines(server).len().max(1)).await;
+    chat.say(&code).await
+}
+
+#[tokio::test]
+async fn a_patient_verifies_then_sees_books_and_cancels_appointments() {
+    let server = TestServer::start().await;
+    let mut chat = Chat::open(&server).await;
+
+    let listed = verify(&server, &mut chat, "When is my next appointment?").await;
+    assert_eq!(listed.intent, "appointments.list", "{}", listed.text);
+    assert!(
+        listed.text.starts_with("Thank you, Morgan"),
+        "{}",
+        listed.text
+    );
+    let (kind, _, items, _) = listed.card.clone().unwrap();
+    assert_eq!(kind, "appointments");
+    assert_eq!(items.len(), 2, "the demo patient has two upcoming visits");
+
+    // Booking in natural language: three real free slots, confirm, book.
+    let offered = chat
+        .say("I need a checkup with Dr. Patel next Tuesday afternoon")
+        .await;
+    assert_eq!(offered.intent, "appointments.book", "{}", offered.text);
+    let (kind, _, slots, _) = offered.card.clone().unwrap();
+    assert_eq!(kind, "slots");
+    assert!((1..=3).contains(&slots.len()));
+    for slot in &slots {
+        assert!(slot.title.starts_with("Tue"), "{}", slot.title);
+        assert!(slot.title.contains("PM"), "{}", slot.title);
+        assert!(slot.detail.contains("Patel"), "{}", slot.detail);
+    }
+    let confirm = chat.choose(offered.action("Choose")).await;
+    assert_eq!(confirm.card.as_ref().unwrap().0, "confirm");
+    let yes = confirm.action("Yes, book it");
+    let booked = chat.choose(yes.clone()).await;
+    assert_eq!(booked.intent, "appointments.booked", "{}", booked.text);
+    assert_eq!(booked.card.as_ref().unwrap().0, "booked");
+    // A button works once: pressing it again books nothing.
+    assert_eq!(chat.choose(yes).await.intent, "card.expired");
+
+    let listed = chat.say("show my appointments").await;
+    assert_eq!(listed.card.unwrap().2.len(), 3);
+
+    // Cancel with confirmation.
+    let which = chat.say("I want to cancel my appointment").await;
+    assert_eq!(which.intent, "appointments.cancel");
+    let pick = chat.choose(which.action("Cancel this")).await;
+    let done = chat.choose(pick.action("Yes, cancel it")).await;
+    assert_eq!(done.intent, "appointments.cancelled", "{}", done.text);
+    let listed = chat.say("my appointments?").await;
+    assert_eq!(listed.card.unwrap().2.len(), 2);
+
+    // Lab status: never a value.
+    let labs = chat.say("are my lab results back?").await;
+    assert_eq!(labs.intent, "labs.status", "{}", labs.text);
+    assert!(labs.text.contains("contact the office"), "{}", labs.text);
+    assert!(labs.text.contains("pending"), "{}", labs.text);
+    let refills = chat.say("what about my prescription refills").await;
+    assert_eq!(refills.intent, "refills.status", "{}", refills.text);
+}
+
+#[tokio::test]
+async fn verification_belongs_to_the_session_only() {
+    let server = TestServer::start().await;
+    let mut first = Chat::open(&server).await;
+    verify(&server, &mut first, "my appointments").await;
+    let mut second = Chat::open(&server).await;
+    let again = second.say("my appointments").await;
+    assert_eq!(again.intent, "identity.details_needed");
+}
+
+/// An answer with the two "ending in" digits, and the seconds of a resend
+/// wait (which depend on how long the run took), masked.
+fn masked(text: &str) -> String {
+    let text = match text.find("ending in ") {
+        Some(i) => format!("{}NN{}", &text[..i + 10], &text[i + 12..]),
+        None => text.to_owned(),
+    };
+    match text.find("wait ") {
+        Some(i) => {
+            let rest = text[i + 5..].trim_start_matches(|c: char| c.is_ascii_digit());
+            format!("{}N{rest}", &text[..i + 5])
+        }
+        None => text,
+    }
+}
+
+#[tokio::test]
+async fn unknown_and_known_patients_get_identical_responses() {
+    let server = TestServer::start().await;
+    let mut runs = Vec::new();
+    for details in [
+        MORGAN,
+        "03/02/1984 Sampel",
+        "07/15/1991 Example",
+        "01/01/1990 Nobody",
+    ] {
+        let before = outbox_lines(&server).len();
+        let mut chat = Chat::open(&server).await;
+        let mut seen = Vec::new();
+        let a = chat.say("are my lab results back").await;
+        seen.push((a.intent, a.text, a.card.is_some()));
+        let a = chat.say(details).await;
+        let took = a.took;
+        seen.push((a.intent, masked(&a.text), a.card.is_some()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = outbox_lines(&server).len() - before;
+        let code = if sent == 1 {
+            code_number(&server, before + 1).await
+        } else {
+            String::new()
+        };
+        for n in 1..=6 {
+            let a = chat.say(&wrong(&code, n)).await;
+            seen.push((a.intent, a.text, a.card.is_some()));
+        }
+        let a = chat.say("new code").await;
+        seen.push((a.intent, masked(&a.text), a.card.is_some()));
+        println!("enumeration: {details:?}: codes sent {sent}, details answered in {took:?}");
+        runs.push((details, sent, seen));
+    }
+    // Morgan and Casey exist (one code each); the others do not (none).
+    let sent: Vec<usize> = runs.iter().map(|r| r.1).collect();
+    assert_eq!(sent, [1, 0, 1, 0]);
+    for run in &runs[1..] {
+        assert_eq!(run.2, runs[0].2, "{} answered differently", run.0);
+    }
+}
+
+#[tokio::test]
+async fn wrong_codes_lock_the_patient_out_and_then_even_the_right_code_is_refused() {
+    let server = TestServer::start_with(|name| match name {
+        "CARECHAT_MAX_CONSECUTIVE_FAILURES" => Some("7".into()),
+        "CARECHAT_RESEND_COOLDOWN_SECS" => Some("1".into()),
+        _ => None,
+    })
+    .await;
+    let mut chat = Chat::open(&server).await;
+    chat.say("when is my appointment").await;
+    chat.say(MORGAN).await;
+    let first = code_number(&server, 1).await;
+    for n in 1..=4 {
+        let a = chat.say(&wrong(&first, n)).await;
+        assert_eq!(a.intent, "identity.code_wrong", "{}", a.text);
+    }
+    // The fifth wrong entry spends the code: even the right one fails now.
+    assert_eq!(
+        chat.say(&wrong(&first, 5)).await.intent,
+        "identity.code_spent"
+    );
+    assert_eq!(chat.say(&first).await.intent, "identity.code_expired");
+
+    // A new code does not reset the count of failures.
+    let too_soon = chat.say("new code").await;
+    assert!(
+        ["identity.code_sent", "identity.resend_wait"].contains(&too_soon.intent.as_str()),
+        "{}",
+        too_soon.text
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    if too_soon.intent == "identity.resend_wait" {
+        assert_eq!(chat.say("new code").await.intent, "identity.code_sent");
+    }
+    let second = code_number(&server, 2).await;
+    assert_eq!(
+        chat.say(&wrong(&second, 6)).await.intent,
+        "identity.code_wrong"
+    );
+    let locked = chat.say(&wrong(&second, 7)).await;
+    assert_eq!(locked.intent, "identity.locked");
+    assert!(locked.text.contains("(555) 010-4477"), "{}", locked.text);
+
+    // Locked: another session, the right details and a fresh code request
+    // get nowhere, and the right code of before is refused.
+    let mut other = Chat::open(&server).await;
+    other.say("my lab results").await;
+    let refused = other.say(MORGAN).await;
+    assert_eq!(refused.intent, "identity.locked", "{}", refused.text);
+    assert_eq!(
+        outbox_lines(&server).len(),
+        2,
+        "no code is sent while locked"
+    );
+    let right = chat.say(&second).await;
+    assert_ne!(right.intent, "appointments.list");
+}
