@@ -114,9 +114,40 @@ fn socket_url(sid: &str) -> Option<String> {
     ))
 }
 
+/// The browser's CSPRNG (`crypto.getRandomValues`, through getrandom).
+///
+/// `rand_core::OsRng` would do the same, but on failure it formats
+/// getrandom's and std's error descriptions into a panic message, which
+/// costs the widget kilobytes of strings; here a failure throws a fixed
+/// message instead. Without secure randomness no session can start.
+struct BrowserRng;
+
+impl rand_core::RngCore for BrowserRng {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        if getrandom::getrandom(dest).is_err() {
+            wasm_bindgen::throw_str("no secure random numbers in this browser");
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for BrowserRng {}
+
 /// `POST /v1/handshake` and verification against the pinned key.
 async fn handshake(pinned: &IdentityPublicKey) -> Result<Session, HandshakeFailure> {
-    let client = ClientHandshake::start(&mut rand_core::OsRng);
+    let client = ClientHandshake::start(&mut BrowserRng);
     let body = serde_json::to_string(&client.hello()).map_err(|_| HandshakeFailure::Unreachable)?;
     let (status, text) = post_json("/v1/handshake", &body)
         .await

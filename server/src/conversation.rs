@@ -101,7 +101,7 @@ enum Waiting {
 #[derive(Clone)]
 enum Retry {
     Task(Task),
-    Offer(Offer),
+    Offer(Box<Offer>),
 }
 
 /// The per-session conversation state. Not `Debug`: it holds PHI.
@@ -486,7 +486,7 @@ impl Conversation {
             if let (Some(retry), Some(patient)) = (state.retry.take(), state.verified.clone()) {
                 return match retry {
                     Retry::Task(task) => self.run(turn, state, &patient, task).await,
-                    Retry::Offer(offer) => self.act(turn, state, &patient, offer).await,
+                    Retry::Offer(offer) => self.act(turn, state, &patient, *offer).await,
                 };
             }
         }
@@ -593,10 +593,9 @@ impl Conversation {
                         "identity.code_expired",
                         "That code has expired or was already used. Type \"new code\" to get a new one.".to_owned(),
                     ),
-                    Checked::Locked => {
-                        state.waiting = Waiting::Nothing;
-                        self.locked()
-                    }
+                    // Still waiting for a code: anything typed as one, the
+                    // right code included, is refused while the lockout lasts.
+                    Checked::Locked => self.locked(),
                     Checked::Unavailable => Answer::text(
                         "identity.unavailable",
                         format!("Sorry, I couldn't check that code just now. Please type it again in a moment, or call us at {phone}."),
@@ -1006,7 +1005,7 @@ impl Conversation {
                     )
                     .card("booked", "Appointment booked", vec![self.appointment_item(&a, Vec::new())], Vec::new())
                 }
-                Err(e) => self.ehr_failed(state, e, Retry::Offer(offer)),
+                Err(e) => self.ehr_failed(state, e, Retry::Offer(Box::new(offer))),
             },
             Offer::ConfirmMove { from, to } => {
                 match self
@@ -1027,7 +1026,7 @@ impl Conversation {
                             Vec::new(),
                         )
                     }
-                    Err(e) => self.ehr_failed(state, e, Retry::Offer(offer)),
+                    Err(e) => self.ehr_failed(state, e, Retry::Offer(Box::new(offer))),
                 }
             }
             Offer::PickCancel(a) => {
@@ -1052,19 +1051,19 @@ impl Conversation {
                     vec![self.appointment_item(&a, Vec::new())],
                     Vec::new(),
                 ),
-                Err(e) => self.ehr_failed(state, e, Retry::Offer(offer)),
+                Err(e) => self.ehr_failed(state, e, Retry::Offer(Box::new(offer))),
             },
             Offer::PickMove(a, request) => {
                 let practitioners = match self.records.practitioners().await {
                     Ok(p) => p,
-                    Err(e) => return self.ehr_failed(state, e, Retry::Offer(offer)),
+                    Err(e) => return self.ehr_failed(state, e, Retry::Offer(Box::new(offer))),
                 };
                 let today = self.clock.now().with_timezone(&self.tz).date_naive();
                 let mut wish = booking::understand(request.expose(), &practitioners, today);
                 wish.practitioner_id
                     .get_or_insert_with(|| a.practitioner_id.clone());
                 wish.service.get_or_insert_with(|| a.service.clone());
-                self.offer_slots(state, wish, Some(a), Retry::Offer(offer))
+                self.offer_slots(state, wish, Some(a), Retry::Offer(Box::new(offer)))
                     .await
             }
         }

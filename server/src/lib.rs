@@ -18,6 +18,15 @@
 //! - [`nlu`]: matching free text (typos, paraphrase) to the clinic's FAQ.
 //! - [`knowledge`]: the clinic's FAQ content and its checks.
 //! - [`web`]: loader, embed page, static assets, security headers, demo site.
+//! - [`identity`]: verifying who a patient is (details, one-time codes,
+//!   lockout) and delivering codes (SMS, email, development outbox).
+//! - [`ehr`]: the clinic's EHR (FHIR R4 client, embedded demo EHR).
+//! - [`records`]: the one, audited, path from the conversation to the EHR.
+//! - [`booking`]: reading scheduling requests, picking and showing slots.
+//! - [`audit`]: the append-only, hash-chained, signed audit log.
+//! - [`store`]: SQLite or PostgreSQL, migrations, envelope encryption.
+//! - [`phi`]: the `Phi<T>` wrapper that keeps PHI out of logs.
+//! - [`clock`]: time as a dependency.
 //!
 //! Handlers stay thin; `main.rs` only parses arguments and calls [`run`].
 
@@ -248,6 +257,11 @@ pub async fn run(
             .context("server failed")
     };
     reaper.abort();
+    // Sign the chain's head, so events since the last checkpoint are
+    // covered too.
+    if let Err(e) = state.audit.checkpoint().await {
+        tracing::error!(error = %e, "audit checkpoint at shutdown failed");
+    }
     result
 }
 

@@ -232,21 +232,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The storage settings of a validated configuration.
-fn storage_config(
-    config: &carechat::config::Config,
-) -> anyhow::Result<carechat::store::StorageConfig> {
-    Ok(config.storage.clone())
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
 fn keys_rotate(config: Option<&PathBuf>, new_key: Option<&std::path::Path>) -> anyhow::Result<()> {
     let config = load(config)?.validate()?;
-    let storage = storage_config(&config)?;
-    let rotation = runtime()?.block_on(carechat::store::rotate::rotate(&storage, new_key))?;
+    let storage = &config.storage;
+    let rotation = runtime()?.block_on(carechat::store::rotate::rotate(storage, new_key))?;
     println!(
         "Rotated the master key (new fingerprint {}); new data is sealed under data key {}.",
         rotation.fingerprint, rotation.data_key_id
@@ -276,7 +269,7 @@ fn keys_rotate(config: Option<&PathBuf>, new_key: Option<&std::path::Path>) -> a
 
 fn audit_verify(config: Option<&PathBuf>) -> anyhow::Result<()> {
     let config = load(config)?.validate()?;
-    let storage = storage_config(&config)?;
+    let storage = &config.storage;
     let key_file = config.data_dir.join(carechat::server_key::FILE_NAME);
     if !key_file.exists() {
         anyhow::bail!(
@@ -286,7 +279,7 @@ fn audit_verify(config: Option<&PathBuf>) -> anyhow::Result<()> {
     }
     let (identity, _) = carechat::server_key::load_or_generate(&config.data_dir)?;
     let report = runtime()?.block_on(async {
-        let store = carechat::store::Store::open(&storage).await?;
+        let store = carechat::store::Store::open(storage).await?;
         carechat::audit::verify_log(&store, &[identity.public()])
             .await
             .map_err(anyhow::Error::from)
@@ -313,7 +306,7 @@ fn audit_verify(config: Option<&PathBuf>) -> anyhow::Result<()> {
 fn audit_export(config: Option<&PathBuf>, out: Option<&std::path::Path>) -> anyhow::Result<()> {
     use std::io::Write as _;
     let config = load(config)?.validate()?;
-    let storage = storage_config(&config)?;
+    let storage = &config.storage;
     let mut writer: Box<dyn std::io::Write> = match out {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -322,7 +315,7 @@ fn audit_export(config: Option<&PathBuf>, out: Option<&std::path::Path>) -> anyh
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let written = runtime()?.block_on(async {
-        let store = carechat::store::Store::open(&storage).await?;
+        let store = carechat::store::Store::open(storage).await?;
         carechat::audit::fhir::export(&store, &config.clinic.name, &mut writer)
             .await
             .map_err(anyhow::Error::from)

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use carechat::clock::SystemClock;
 use carechat::ehr::fhir::FhirEhr;
 use carechat::ehr::{
-    Ehr, EhrError, FhirConfig, LabStatus, PatientId, PatientQuery, RefillStatus, SlotQuery,
+    Ehr, EhrError, FhirConfig, LabStatus, PatientId, PatientQuery, RefillStatus, SigningAlgorithm,
+    SlotQuery,
 };
 use carechat::phi::Phi;
 use chrono::{DateTime, Duration as Days, DurationRound as _, Utc};
@@ -45,6 +46,7 @@ fn harness_dir() -> PathBuf {
 struct FhirServer {
     child: Child,
     port: u16,
+    algorithm: SigningAlgorithm,
     key_pem: String,
     dir: tempfile::TempDir,
     http: reqwest::Client,
@@ -59,6 +61,14 @@ impl Drop for FhirServer {
 
 impl FhirServer {
     fn start() -> Self {
+        let key = p384::SecretKey::random(&mut rand_core::OsRng);
+        let key_pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+        let public = key.public_key().to_public_key_pem(LineEnding::LF).unwrap();
+        Self::start_with(SigningAlgorithm::Es384, key_pem, &public)
+    }
+
+    /// A server that knows the client by `public` (PEM, SPKI).
+    fn start_with(algorithm: SigningAlgorithm, key_pem: String, public_pem: &str) -> Self {
         let harness = harness_dir();
         assert!(
             harness.join("node_modules/@medplum/fhir-router").exists(),
@@ -66,14 +76,8 @@ impl FhirServer {
             harness.display()
         );
         let dir = tempfile::tempdir().unwrap();
-        let key = p384::SecretKey::random(&mut rand_core::OsRng);
-        let key_pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
         let public = dir.path().join("client-public.pem");
-        std::fs::write(
-            &public,
-            key.public_key().to_public_key_pem(LineEnding::LF).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(&public, public_pem).unwrap();
         let mut child = Command::new("node")
             .current_dir(&harness)
             .arg("server.mjs")
@@ -96,6 +100,7 @@ impl FhirServer {
         Self {
             child,
             port: u16::try_from(port).unwrap(),
+            algorithm,
             key_pem,
             dir,
             http: reqwest::Client::new(),
@@ -112,6 +117,7 @@ impl FhirServer {
             self.url("/oauth2/token").parse().unwrap(),
             CLIENT_ID,
             KEY_ID,
+            self.algorithm,
             &self.key_pem,
         )
         .unwrap();
@@ -796,6 +802,7 @@ async fn a_client_with_an_unregistered_key_is_refused() {
         registered.token_url.clone(),
         CLIENT_ID,
         KEY_ID,
+        SigningAlgorithm::Es384,
         &other,
     )
     .unwrap();
@@ -879,6 +886,7 @@ async fn a_stopped_or_unreachable_server_is_unavailable_quickly() {
             .unwrap(),
         CLIENT_ID,
         KEY_ID,
+        SigningAlgorithm::Es384,
         &server.key_pem,
     )
     .unwrap();
@@ -893,4 +901,22 @@ async fn a_stopped_or_unreachable_server_is_unavailable_quickly() {
         !message.contains("Sample") && !message.contains("127.0.0.1"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn an_rs384_client_is_accepted_by_a_server_that_registered_its_rsa_key() {
+    use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
+    let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    let key_pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    let public = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let server = FhirServer::start_with(SigningAlgorithm::Rs384, key_pem, &public);
+    let clinic = seed_clinic(&server).await;
+    let refills = server.client().refills(&clinic.morgan).await.unwrap();
+    assert_eq!(refills.len(), 2);
+    let stats = server.stats().await;
+    assert_eq!(stats["tokensGranted"], 1, "{stats}");
+    assert_eq!(stats["assertionsRejected"], 0, "{stats}");
 }

@@ -94,6 +94,7 @@ on_both_backends!(
     rotation_with_an_environment_key_needs_a_new_key_file,
     blind_index_is_keyed_per_domain_and_survives_rotation,
     migrations_run_once_and_concurrent_first_opens_agree,
+    cli_keys_rotate_replaces_the_key_file_and_keeps_the_old_one_aside,
 );
 
 fn flip_one_byte(sealed: &Sealed) -> Sealed {
@@ -368,6 +369,18 @@ async fn rotation_rewraps_keys_old_and_new_data_read_with_the_new_key_only(db: D
         .unwrap_err();
     assert!(matches!(err, StoreError::WrongMasterKey { .. }), "{err}");
 
+    // A wrapped key altered in the database is reported as such.
+    sqlx::query("UPDATE data_keys SET wrapped = 'A' || substr(wrapped, 2) WHERE id = 1 AND substr(wrapped, 1, 1) <> 'A'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE data_keys SET wrapped = 'B' || substr(wrapped, 2) WHERE id = 1 AND substr(wrapped, 1, 1) = 'A'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = Store::open(&config).await.unwrap_err();
+    assert!(matches!(err, StoreError::KeyUnwrap(1)), "{err}");
+
     // A second rotation waits until the previous key was dealt with.
     let err = rotate::rotate(&config, None).await.unwrap_err();
     assert!(err.to_string().contains("master.key.previous"), "{err}");
@@ -461,4 +474,39 @@ fn a_missing_parent_directory_is_created_for_sqlite() {
         Store::open(&config).await.unwrap();
     });
     assert!(Path::new(&nested.join("carechat.db")).exists());
+}
+
+async fn cli_keys_rotate_replaces_the_key_file_and_keeps_the_old_one_aside(db: Db) {
+    let config = db.config();
+    let store = Store::open(&config).await.unwrap();
+    let ctx = aad("notes", "body", &["n1"]);
+    let sealed = store.seal(&ctx, b"kept").unwrap();
+    drop(store);
+    let old = std::fs::read_to_string(db.dir.path().join(MASTER_KEY_FILE)).unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_carechat"))
+        .args(["keys", "rotate"])
+        .env_remove("CARECHAT_CONFIG")
+        .env_remove(MASTER_KEY_ENV)
+        .env("CARECHAT_DATA_DIR", db.dir.path())
+        .env("CARECHAT_DATABASE_URL", &db.url)
+        .env("CARECHAT_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("master.key.previous"), "{stdout}");
+    assert!(stdout.contains("back it up"), "{stdout}");
+    assert!(
+        !stdout.contains(old.trim()),
+        "the key itself is never printed"
+    );
+    let previous = db.dir.path().join("master.key.previous");
+    assert_eq!(std::fs::read_to_string(previous).unwrap(), old);
+    let store = Store::open(&config).await.unwrap();
+    assert_eq!(store.unseal(&ctx, &sealed).unwrap().as_slice(), b"kept");
+    assert_eq!(store.seal(&ctx, b"new").unwrap().key_id(), Some(2));
 }

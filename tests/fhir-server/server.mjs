@@ -4,8 +4,8 @@
 // outside this project) behind a few lines of Node `http`, plus the parts a
 // clinic's EHR adds around them:
 //   - a SMART Backend Services token endpoint (POST /oauth2/token) that
-//     really checks the client's JWT assertion: ES384 signature with the
-//     public key the test registers, kid, iss = sub = client id, aud = this
+//     really checks the client's JWT assertion: ES384 (EC key) or RS384
+//     (RSA key) signature with the public key the test registers, kid, iss = sub = client id, aud = this
 //     token URL, exp in the future and at most 5 minutes away, jti never
 //     reused; and the requested scopes against the allowed ones;
 //   - bearer-token checks on every FHIR request (/fhir/R4/...), with the
@@ -95,10 +95,13 @@ function checkAssertion(jwt) {
   } catch {
     return 'unreadable JWT';
   }
-  if (header.alg !== 'ES384') return `alg ${header.alg} not accepted`;
+  // The algorithm follows from the registered key, never from the token.
+  const alg = publicKey.asymmetricKeyType === 'rsa' ? 'RS384' : 'ES384';
+  if (header.alg !== alg) return `alg ${header.alg} not accepted`;
   if (header.kid !== keyId) return 'unknown kid';
   const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
-  const ok = verify('sha384', signed, { key: publicKey, dsaEncoding: 'ieee-p1363' }, b64url(parts[2]));
+  const key = alg === 'ES384' ? { key: publicKey, dsaEncoding: 'ieee-p1363' } : publicKey;
+  const ok = verify('sha384', signed, key, b64url(parts[2]));
   if (!ok) return 'bad signature';
   if (claims.iss !== clientId || claims.sub !== clientId) return 'iss/sub is not the client id';
   const tokenUrl = `http://127.0.0.1:${port}/oauth2/token`;

@@ -55,13 +55,11 @@ pub fn CardLine(
                 <li class="cc-card-item">
                     <p class="cc-card-when">{item.title}</p>
                     <p class="cc-card-detail">{item.detail}</p>
-                    <div class="cc-card-buttons">
-                        {item
-                            .actions
-                            .into_iter()
-                            .map(|a| button(a, Some(context.clone())))
-                            .collect_view()}
-                    </div>
+                    {item
+                        .actions
+                        .into_iter()
+                        .map(|a| button(a, Some(context.clone())))
+                        .collect_view()}
                 </li>
             }
         })
@@ -70,9 +68,7 @@ pub fn CardLine(
         <li class="cc-card" data-card=kind>
             <p class="cc-card-title">{title}</p>
             <ul class="cc-card-items">{lines}</ul>
-            <div class="cc-card-buttons">
-                {actions.into_iter().map(|a| button(a, None)).collect_view()}
-            </div>
+            {actions.into_iter().map(|a| button(a, None)).collect_view()}
         </li>
     }
 }

@@ -1,5 +1,6 @@
 //! The transcript.
 
+use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 
@@ -49,20 +50,23 @@ pub fn Transcript() -> impl IntoView {
             }}
             <ol class="cc-messages">
                 <For each=move || ui.transcript.get() key=|entry| entry.key let:entry>
+                    // Either, not AnyView: statically typed, and kilobytes
+                    // smaller in the widget.
                     {match entry.kind {
                         EntryKind::Card { kind, title, items, actions } => {
-                            view! {
-                                <CardLine
-                                    kind=kind
-                                    title=title
-                                    items=items
-                                    actions=actions
-                                    epoch=entry.epoch
-                                />
-                            }
-                                .into_any()
+                            Either::Left(
+                                view! {
+                                    <CardLine
+                                        kind=kind
+                                        title=title
+                                        items=items
+                                        actions=actions
+                                        epoch=entry.epoch
+                                    />
+                                },
+                            )
                         }
-                        _ => view! { <MessageLine entry=entry/> }.into_any(),
+                        _ => Either::Right(view! { <MessageLine entry=entry/> }),
                     }}
                 </For>
             </ol>

@@ -15,7 +15,7 @@
 //! client_id = "carechat"
 //! private_key_file = "ehr-key.pem"   # PKCS#8 PEM, relative to this file
 //! key_id = "carechat-2026"
-//! algorithm = "ES384"
+//! algorithm = "ES384"              # or "RS384" with an RSA key
 //! timeout_secs = 10
 //! retries = 2
 //! ```
@@ -67,7 +67,7 @@ pub struct RawFhir {
     pub private_key_file: Option<PathBuf>,
     /// The `kid` the EHR knows the public key by.
     pub key_id: Option<String>,
-    /// `"ES384"` (the default).
+    /// `"ES384"` (the default) or `"RS384"`.
     pub algorithm: Option<String>,
     /// SMART scopes to request; the default is [`DEFAULT_SCOPES`].
     pub scopes: Option<Vec<String>>,
@@ -80,8 +80,12 @@ pub struct RawFhir {
 /// How the client signs its JWT assertion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SigningAlgorithm {
-    /// ECDSA on P-384 with SHA-384.
+    /// ECDSA on P-384 with SHA-384 (the default; prefer it).
     Es384,
+    /// RSASSA-PKCS1-v1_5 with SHA-384, for EHRs that accept only RSA keys.
+    /// Note RUSTSEC-2023-0071: the `rsa` crate's private-key operations are
+    /// not constant-time; only CareChat's own assertions are signed with it.
+    Rs384,
 }
 
 /// The validated EHR choice.
@@ -240,10 +244,11 @@ impl RawFhir {
         )?;
         let algorithm = match self.algorithm.as_deref().map(str::trim) {
             None | Some("ES384") => SigningAlgorithm::Es384,
+            Some("RS384") => SigningAlgorithm::Rs384,
             Some(other) => {
                 return Err((
                     "ehr.fhir.algorithm",
-                    format!("is {other:?}; the supported algorithm is \"ES384\" (a P-384 key)"),
+                    format!("is {other:?}; it must be \"ES384\" (a P-384 key, the default) or \"RS384\" (an RSA key of at least 2048 bits)"),
                 ))
             }
         };
@@ -324,9 +329,10 @@ impl FhirConfig {
         token_url: Url,
         client_id: &str,
         key_id: &str,
+        algorithm: SigningAlgorithm,
         private_key_pem: &str,
     ) -> Result<Self, String> {
-        super::smart::check_key(SigningAlgorithm::Es384, private_key_pem)?;
+        super::smart::check_key(algorithm, private_key_pem)?;
         let mut base_url = base_url;
         if !base_url.path().ends_with('/') {
             let path = format!("{}/", base_url.path());
@@ -339,7 +345,7 @@ impl FhirConfig {
             private_key_file: PathBuf::new(),
             private_key_pem: zeroize::Zeroizing::new(private_key_pem.to_owned()),
             key_id: key_id.to_owned(),
-            algorithm: SigningAlgorithm::Es384,
+            algorithm,
             scopes: DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             timeout: Duration::from_secs(10),
             retries: 2,

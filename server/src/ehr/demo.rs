@@ -295,7 +295,8 @@ impl DemoEhr {
                 .slots
                 .values()
                 .filter(|s| {
-                    s.slot.practitioner_id == practitioner
+                    !s.busy
+                        && s.slot.practitioner_id == practitioner
                         && s.slot.service == service
                         && s.slot.start >= earliest
                 })
@@ -913,6 +914,27 @@ mod tests {
         let jamie = PatientId("Patient/jamie-sampleton".into());
         assert!(ehr.lab_orders(&jamie).await.unwrap().is_empty());
         assert!(ehr.refills(&jamie).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn every_start_day_gives_the_main_patient_two_appointments() {
+        for day in 0..21 {
+            let now = start() + Duration::days(day) + Duration::hours(day * 5 % 24);
+            let ehr = DemoEhr::new(
+                Arc::new(ManualClock::new(now)),
+                chrono_tz::America::Los_Angeles,
+            );
+            let list = ehr
+                .upcoming_appointments(&main_patient(), now)
+                .await
+                .unwrap();
+            assert_eq!(list.len(), 2, "starting {now}");
+            let jesse = PatientId("Patient/jesse-sampleton".into());
+            assert_eq!(
+                ehr.upcoming_appointments(&jesse, now).await.unwrap().len(),
+                1
+            );
+        }
     }
 
     #[tokio::test]

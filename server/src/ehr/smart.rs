@@ -2,9 +2,9 @@
 //! JWT client assertion, the OAuth 2.0 client-credentials token request, and
 //! the access token cache.
 //!
-//! The assertion is an ES384 JWT with `iss` = `sub` = the client id, `aud` =
-//! the token URL, a random `jti`, and `exp` four minutes ahead (the SMART
-//! limit is five). The token is reused until shortly before its
+//! The assertion is an ES384 (P-384) or RS384 (RSA, at least 2048 bits) JWT
+//! with `iss` = `sub` = the client id, `aud` = the token URL, a random
+//! `jti`, and `exp` four minutes ahead (the SMART limit is five). The token is reused until shortly before its
 //! `expires_in`, and thrown away when the FHIR server answers 401.
 
 use std::time::Duration;
@@ -27,13 +27,61 @@ const ASSERTION_LIFETIME_SECS: i64 = 240;
 /// half its life, for very short-lived tokens).
 const RENEW_MARGIN: Duration = Duration::from_secs(30);
 
+/// The smallest RSA key accepted for RS384.
+const MIN_RSA_BITS: usize = 2048;
+
+/// The key that signs assertions.
+enum AssertionKey {
+    Es384(p384::ecdsa::SigningKey),
+    Rs384(Box<rsa::pkcs1v15::SigningKey<sha2::Sha384>>),
+}
+
+impl AssertionKey {
+    fn parse(algorithm: SigningAlgorithm, pem: &str) -> Result<Self, String> {
+        match algorithm {
+            SigningAlgorithm::Es384 => p384::ecdsa::SigningKey::from_pkcs8_pem(pem)
+                .map(Self::Es384)
+                .map_err(|_| "is not a PKCS#8 PEM P-384 private key (\"-----BEGIN PRIVATE KEY-----\"), which ES384 needs".to_owned()),
+            SigningAlgorithm::Rs384 => {
+                use rsa::traits::PublicKeyParts as _;
+                let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).map_err(|_| {
+                    "is not a PKCS#8 PEM RSA private key (\"-----BEGIN PRIVATE KEY-----\"), which RS384 needs".to_owned()
+                })?;
+                let bits = key.size() * 8;
+                if bits < MIN_RSA_BITS {
+                    return Err(format!(
+                        "is a {bits}-bit RSA key; RS384 needs at least {MIN_RSA_BITS} bits"
+                    ));
+                }
+                Ok(Self::Rs384(Box::new(rsa::pkcs1v15::SigningKey::new(key))))
+            }
+        }
+    }
+
+    fn alg(&self) -> &'static str {
+        match self {
+            Self::Es384(_) => "ES384",
+            Self::Rs384(_) => "RS384",
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Es384(key) => {
+                let signature: p384::ecdsa::Signature = key.sign(message);
+                signature.to_bytes().to_vec()
+            }
+            Self::Rs384(key) => {
+                use rsa::signature::SignatureEncoding as _;
+                key.sign(message).to_vec()
+            }
+        }
+    }
+}
+
 /// Checks that `pem` is a key this client can sign with.
 pub(crate) fn check_key(algorithm: SigningAlgorithm, pem: &str) -> Result<(), String> {
-    match algorithm {
-        SigningAlgorithm::Es384 => p384::ecdsa::SigningKey::from_pkcs8_pem(pem)
-            .map(|_| ())
-            .map_err(|_| "is not a PKCS#8 PEM P-384 private key (\"-----BEGIN PRIVATE KEY-----\"), which ES384 needs".to_owned()),
-    }
+    AssertionKey::parse(algorithm, pem).map(|_| ())
 }
 
 /// A cached access token.
@@ -47,20 +95,15 @@ pub(crate) struct SmartAuth {
     token_url: url::Url,
     client_id: String,
     key_id: String,
-    key: p384::ecdsa::SigningKey,
+    key: AssertionKey,
     scope: String,
     cached: Mutex<Option<Token>>,
 }
 
 impl SmartAuth {
     pub(crate) fn new(config: &FhirConfig) -> Result<Self, EhrError> {
-        let key = match config.algorithm {
-            SigningAlgorithm::Es384 => {
-                p384::ecdsa::SigningKey::from_pkcs8_pem(&config.private_key_pem).map_err(|_| {
-                    EhrError::Rejected("the EHR signing key is not a P-384 PKCS#8 key".into())
-                })?
-            }
-        };
+        let key = AssertionKey::parse(config.algorithm, &config.private_key_pem)
+            .map_err(|_| EhrError::Rejected("the EHR signing key is not usable".into()))?;
         Ok(Self {
             token_url: config.token_url.clone(),
             client_id: config.client_id.clone(),
@@ -76,7 +119,7 @@ impl SmartAuth {
         let now = clock.now().timestamp();
         let mut jti = [0u8; 16];
         rand_core::OsRng.fill_bytes(&mut jti);
-        let header = serde_json::json!({"alg": "ES384", "typ": "JWT", "kid": self.key_id});
+        let header = serde_json::json!({"alg": self.key.alg(), "typ": "JWT", "kid": self.key_id});
         let claims = serde_json::json!({
             "iss": self.client_id,
             "sub": self.client_id,
@@ -90,11 +133,8 @@ impl SmartAuth {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature: p384::ecdsa::Signature = self.key.sign(signing_input.as_bytes());
-        format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature.to_bytes())
-        )
+        let signature = self.key.sign(signing_input.as_bytes());
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
     /// Forgets the cached token (after a 401).
@@ -197,6 +237,7 @@ mod tests {
             "https://ehr.example/token".parse().unwrap(),
             "carechat",
             "k1",
+            SigningAlgorithm::Es384,
             &pem,
         )
         .unwrap();
@@ -229,5 +270,47 @@ mod tests {
         )
         .unwrap();
         assert_ne!(other["jti"], claims["jti"]);
+    }
+
+    #[test]
+    fn rs384_assertions_verify_and_small_rsa_keys_are_refused() {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        use rsa::signature::Verifier as _;
+        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+        let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let config = FhirConfig::new(
+            "https://ehr.example/fhir".parse().unwrap(),
+            "https://ehr.example/token".parse().unwrap(),
+            "carechat",
+            "k1",
+            SigningAlgorithm::Rs384,
+            &pem,
+        )
+        .unwrap();
+        let jwt = SmartAuth::new(&config).unwrap().assertion(&SystemClock);
+        let parts: Vec<_> = jwt.split('.').collect();
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        assert_eq!(header["alg"], "RS384");
+        let verifying = rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key.to_public_key());
+        let signature = rsa::pkcs1v15::Signature::try_from(
+            URL_SAFE_NO_PAD.decode(parts[2]).unwrap().as_slice(),
+        )
+        .unwrap();
+        verifying
+            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+            .unwrap();
+        // An ES384 key is not an RS384 key, and 1024 bits are too few.
+        let ec = p384::SecretKey::random(&mut rand_core::OsRng)
+            .to_pkcs8_pem(p384::pkcs8::LineEnding::LF)
+            .unwrap();
+        assert!(check_key(SigningAlgorithm::Rs384, &ec).is_err());
+        assert!(check_key(SigningAlgorithm::Es384, &pem).is_err());
+        let small = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 1024)
+            .unwrap()
+            .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap();
+        let problem = check_key(SigningAlgorithm::Rs384, &small).unwrap_err();
+        assert!(problem.contains("2048"), "{problem}");
     }
 }

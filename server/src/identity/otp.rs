@@ -390,6 +390,7 @@ fn random_id_of(len: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::OtpCode;
 
     #[test]

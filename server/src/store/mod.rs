@@ -79,6 +79,10 @@ pub enum StoreError {
         /// Fingerprint of the key given.
         actual: String,
     },
+    /// A wrapped key did not open under the master key whose fingerprint
+    /// it records: its row was altered or corrupted.
+    #[error("data key {0} does not unwrap under the master key (its row in data_keys was altered or corrupted); restore it from a backup")]
+    KeyUnwrap(i64),
     /// A stored key or sealed value is not in a known format.
     #[error("a stored key or sealed value is malformed")]
     Malformed,
@@ -321,7 +325,10 @@ impl Store {
             attempts += 1;
             let result = self.try_append(&session_ix, role, text, at).await;
             match result {
-                Err(StoreError::Database(ref e)) if attempts < 5 && is_conflict(e) => {}
+                Err(StoreError::Database(ref e)) if attempts < 20 && is_conflict(e) => {
+                    // Another append took this position; take the next.
+                    tokio::time::sleep(std::time::Duration::from_millis(attempts)).await;
+                }
                 other => return other,
             }
         }

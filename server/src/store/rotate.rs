@@ -51,14 +51,24 @@ pub async fn rotate(
         Some(path) => read_key_file(path)?,
         None => MasterKey::generate(),
     };
+    // File checks first: nothing is touched when they fail.
+    match &config.master_key {
+        MasterKeySource::Env(_) if new_key_file.is_none() => {
+            return Err(StoreError::MasterKey(
+                "comes from CARECHAT_MASTER_KEY, so rotation needs the new key in a file: pass --new-master-key-file (32 random bytes in base64, mode 0600)".into(),
+            ));
+        }
+        MasterKeySource::File { path, .. } if sibling(path, ".previous").exists() => {
+            return Err(StoreError::MasterKey(format!(
+                "{} exists from an earlier rotation; back it up, delete it, and run again",
+                sibling(path, ".previous").display()
+            )));
+        }
+        _ => {}
+    }
     let store = Store::open(config).await?;
     match &config.master_key {
         MasterKeySource::Env(_) => {
-            if new_key_file.is_none() {
-                return Err(StoreError::MasterKey(
-                    "comes from CARECHAT_MASTER_KEY, so rotation needs the new key in a file: pass --new-master-key-file (32 random bytes in base64, mode 0600)".into(),
-                ));
-            }
             let data_key_id = store.rotate_master_key(&new_key).await?;
             Ok(Rotation {
                 fingerprint: new_key.fingerprint(),
@@ -71,12 +81,6 @@ pub async fn rotate(
         MasterKeySource::File { path, .. } => {
             let next = sibling(path, ".next");
             let previous = sibling(path, ".previous");
-            if previous.exists() {
-                return Err(StoreError::MasterKey(format!(
-                    "{} exists from an earlier rotation; back it up, delete it, and run again",
-                    previous.display()
-                )));
-            }
             let current = read_key_file(path)?;
             write_key_file(&next, &new_key, true)?;
             write_key_file(&previous, &current, false)?;

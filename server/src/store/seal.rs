@@ -230,10 +230,7 @@ pub(crate) fn unwrap_key(
                     aad: &wrap_aad(key_id, kind),
                 },
             )
-            .map_err(|_| StoreError::WrongMasterKey {
-                expected: String::from("(unwrap failed)"),
-                actual: master.fingerprint(),
-            })?,
+            .map_err(|_| StoreError::KeyUnwrap(key_id))?,
     );
     let mut bytes = Zeroizing::new([0u8; 32]);
     if plain.len() != 32 {

@@ -1,0 +1,256 @@
+//! One-time codes under attack, on SQLite and on a real PostgreSQL server:
+//! within the limits no code is guessable, racing guesses cannot slip past
+//! a limit, a resend never resets the failure count, and after a lockout
+//! even the right code is refused. Time is a manual clock, so expiry and
+//! cooldowns are exact.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod pg;
+
+use carechat::identity::otp::{Check, IssueRefused, OtpCode, OtpPolicy, Verifier};
+use carechat::store::{RawStorage, Store};
+use chrono::{Duration, TimeZone as _, Utc};
+
+struct Db {
+    store: Store,
+    _dir: tempfile::TempDir,
+    _pg: Option<pg::PgDatabase>,
+}
+
+async fn open(url: Option<String>, pg: Option<pg::PgDatabase>) -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RawStorage {
+        url,
+        master_key_file: None,
+    }
+    .validate(dir.path(), |_| None)
+    .unwrap();
+    Db {
+        store: Store::open(&config).await.unwrap(),
+        _dir: dir,
+        _pg: pg,
+    }
+}
+
+async fn sqlite() -> Db {
+    open(None, None).await
+}
+
+async fn postgres() -> Db {
+    let db = pg::database().await;
+    open(Some(db.url.clone()), Some(db)).await
+}
+
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$scenario(super::sqlite().await).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$scenario(super::postgres().await).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    an_attacker_gets_at_most_the_failure_cap_in_guesses_then_nothing,
+    racing_guesses_cannot_exceed_the_attempts_per_code,
+    codes_expire_are_single_use_and_resends_wait,
+    decoys_take_the_same_steps_and_no_code_opens_them,
+);
+
+fn policy() -> OtpPolicy {
+    OtpPolicy::default()
+}
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+}
+
+/// Every code but `avoid`, in an order an attacker might try.
+fn guesses(avoid: &str) -> impl Iterator<Item = OtpCode> + '_ {
+    (0..1_000_000u32)
+        .map(|n| format!("{:06}", (n * 7919 + 13) % 1_000_000))
+        .filter(move |g| g != avoid)
+        .map(|g| OtpCode::parse(&g).unwrap())
+}
+
+async fn an_attacker_gets_at_most_the_failure_cap_in_guesses_then_nothing(db: Db) {
+    let verifier = Verifier::new(db.store.clone(), policy());
+    let subject = verifier.patient_subject("Patient/p-1");
+    let mut now = t0();
+    let mut compared = 0;
+    let mut last_code = None;
+    let mut wrong = guesses("");
+    // The attacker asks for codes and guesses as fast as the limits allow,
+    // for up to 50 codes.
+    'codes: for _ in 0..50 {
+        let issued = match verifier.issue(&subject, true, now).await.unwrap() {
+            Ok(issued) => issued,
+            Err(IssueRefused::Locked) => break,
+            Err(IssueRefused::TooSoon(wait)) => {
+                now += wait;
+                continue;
+            }
+        };
+        let code = issued.code.unwrap();
+        loop {
+            let mut guess = wrong.next().unwrap();
+            if guess == code {
+                guess = wrong.next().unwrap();
+            }
+            match verifier.check(&subject, &issued.challenge, &guess, now).await.unwrap() {
+                Check::Wrong { .. } => compared += 1,
+                Check::Spent => {
+                    compared += 1;
+                    break;
+                }
+                Check::Locked => {
+                    compared += 1;
+                    last_code = Some((issued.challenge, code));
+                    break 'codes;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        now += policy().resend_cooldown;
+    }
+    let cap = policy().max_consecutive_failures;
+    assert_eq!(compared, cap, "guesses compared before the lockout");
+    println!(
+        "brute force: {compared} guesses compared before lockout; chance of guessing a code within the limits = {cap}/1000000"
+    );
+    // Locked: no new code, and the right code of the last challenge fails.
+    let (challenge, code) = last_code.expect("locked out");
+    assert_eq!(
+        verifier.check(&subject, &challenge, &code, now).await.unwrap(),
+        Check::Locked
+    );
+    assert_eq!(
+        verifier.issue(&subject, true, now).await.unwrap().unwrap_err(),
+        IssueRefused::Locked
+    );
+    // After the lockout a code works again, and success resets the count.
+    now += policy().lockout + Duration::seconds(1);
+    let issued = verifier.issue(&subject, true, now).await.unwrap().unwrap();
+    let code = issued.code.unwrap();
+    assert_eq!(
+        verifier.check(&subject, &issued.challenge, &code, now).await.unwrap(),
+        Check::Verified
+    );
+}
+
+async fn racing_guesses_cannot_exceed_the_attempts_per_code(db: Db) {
+    let verifier = Verifier::new(db.store.clone(), policy());
+    let subject = verifier.patient_subject("Patient/p-2");
+    let now = t0();
+    let issued = verifier.issue(&subject, true, now).await.unwrap().unwrap();
+    let code = issued.code.unwrap();
+    let mut tasks = Vec::new();
+    for guess in guesses(code.digits()).take(40) {
+        let verifier = verifier.clone();
+        let subject = subject.clone();
+        let challenge = issued.challenge.clone();
+        tasks.push(tokio::spawn(async move {
+            verifier.check(&subject, &challenge, &guess, now).await.unwrap()
+        }));
+    }
+    let mut compared = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap(), Check::Wrong { .. } | Check::Spent) {
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, policy().attempts_per_code, "40 racing guesses");
+    // The code is spent: even the right one fails now.
+    assert_eq!(
+        verifier.check(&subject, &issued.challenge, &code, now).await.unwrap(),
+        Check::Expired
+    );
+}
+
+async fn codes_expire_are_single_use_and_resends_wait(db: Db) {
+    let verifier = Verifier::new(db.store.clone(), policy());
+    let subject = verifier.patient_subject("Patient/p-3");
+    let now = t0();
+    let first = verifier.issue(&subject, true, now).await.unwrap().unwrap();
+    let code = first.code.unwrap();
+    assert_eq!(code.digits().len(), 6);
+    // One wrong entry, then a resend: the failure count carries over.
+    let wrong = guesses(code.digits()).next().unwrap();
+    assert!(matches!(
+        verifier.check(&subject, &first.challenge, &wrong, now).await.unwrap(),
+        Check::Wrong { left: 4 }
+    ));
+    assert!(matches!(
+        verifier.issue(&subject, true, now + Duration::seconds(5)).await.unwrap(),
+        Err(IssueRefused::TooSoon(_))
+    ));
+    let later = now + policy().resend_cooldown;
+    let second = verifier.issue(&subject, true, later).await.unwrap().unwrap();
+    // A newer code replaces the older one.
+    assert_eq!(
+        verifier.check(&subject, &first.challenge, &code, later).await.unwrap(),
+        Check::Expired
+    );
+    // Expired after 10 minutes, even when right.
+    let code2 = second.code.unwrap();
+    let expired = later + Duration::minutes(10);
+    assert_eq!(
+        verifier.check(&subject, &second.challenge, &code2, expired).await.unwrap(),
+        Check::Expired
+    );
+    // Single use.
+    let third_at = expired + policy().resend_cooldown;
+    let third = verifier.issue(&subject, true, third_at).await.unwrap().unwrap();
+    let code3 = third.code.unwrap();
+    assert_eq!(
+        verifier.check(&subject, &third.challenge, &code3, third_at).await.unwrap(),
+        Check::Verified
+    );
+    assert_eq!(
+        verifier.check(&subject, &third.challenge, &code3, third_at).await.unwrap(),
+        Check::Expired
+    );
+    // Nothing but a keyed hash is stored.
+    use sqlx::Row as _;
+    let rows = sqlx::query("SELECT code_hash FROM otp_challenges")
+        .fetch_all(db.store.pool())
+        .await
+        .unwrap();
+    for row in rows {
+        let hash: String = row.try_get(0).unwrap();
+        for c in [&code, &code2, &code3] {
+            assert!(!hash.contains(c.digits()));
+        }
+    }
+}
+
+async fn decoys_take_the_same_steps_and_no_code_opens_them(db: Db) {
+    let verifier = Verifier::new(db.store.clone(), policy());
+    let subject = verifier.details_subject("1990-01-01|nobody|");
+    let now = t0();
+    let issued = verifier.issue(&subject, false, now).await.unwrap().unwrap();
+    assert!(issued.code.is_none());
+    // Every guess is wrong, counted like a real patient's, to the lockout.
+    let mut results = Vec::new();
+    for guess in guesses("").take(5) {
+        results.push(verifier.check(&subject, &issued.challenge, &guess, now).await.unwrap());
+    }
+    assert_eq!(
+        results,
+        [
+            Check::Wrong { left: 4 },
+            Check::Wrong { left: 3 },
+            Check::Wrong { left: 2 },
+            Check::Wrong { left: 1 },
+            Check::Spent
+        ]
+    );
+}
