@@ -452,42 +452,17 @@ async fn cli_audit_verify_names_the_bad_event(db: Db) {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("event 7"));
 }
 
-/// `fhir.resources` installed into the target's temp dir once (pip).
-fn fhir_validator_path() -> std::path::PathBuf {
-    static PIP: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = PIP
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pydeps-fhir-resources-8");
-    if !dir.join("fhir").exists() {
-        let status = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-            ])
-            .env("PIP_ROOT_USER_ACTION", "ignore")
-            .arg(&dir)
-            .arg("fhir.resources==8.*")
-            .status()
-            .expect("python3 is needed to validate the FHIR export (pip install fhir.resources)");
-        assert!(status.success(), "pip install fhir.resources failed");
-    }
-    dir
+/// The Python `scripts/setup` prepares, with `fhir.resources`.
+fn python() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = root.join(".tools/venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/setup",
+        venv.display()
+    );
+    venv
 }
-
-const VALIDATE_PY: &str = r#"
-import json, sys
-from fhir.resources.R4B.auditevent import AuditEvent
-n = 0
-for line in open(sys.argv[1]):
-    AuditEvent.model_validate_json(line)
-    n += 1
-print(n)
-"#;
 
 async fn fhir_export_passes_an_independent_validator(db: Db) {
     let (_store, log, _) = db.log(5).await;
@@ -538,17 +513,19 @@ async fn fhir_export_passes_an_independent_validator(db: Db) {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 12);
 
-    let checked = Command::new("python3")
-        .arg("-c")
-        .arg(VALIDATE_PY)
+    // The same independent validator the FHIR client's writes go through.
+    let validator =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fhir-server/validate.py");
+    let checked = Command::new(python())
+        .arg(validator)
         .arg(&file)
-        .env("PYTHONPATH", fhir_validator_path())
         .output()
         .unwrap();
+    let report = String::from_utf8_lossy(&checked.stdout);
     assert!(
         checked.status.success(),
-        "fhir.resources rejected the export: {}",
+        "fhir.resources rejected the export: {report}{}",
         String::from_utf8_lossy(&checked.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&checked.stdout).trim(), "12");
+    assert_eq!(report.matches("ok AuditEvent").count(), 12, "{report}");
 }

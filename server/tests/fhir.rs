@@ -200,7 +200,7 @@ impl FhirServer {
 /// The Python that has `fhir.resources`: the one `scripts/setup` makes
 /// under `.tools/`, else `python3`.
 fn python() -> PathBuf {
-    let venv = repo_root().join(".tools/fhir-venv/bin/python");
+    let venv = repo_root().join(".tools/venv/bin/python");
     if venv.exists() {
         venv
     } else {

@@ -334,3 +334,49 @@ async fn wrong_codes_lock_the_patient_out_and_then_even_the_right_code_is_refuse
     let right = chat.say(&second).await;
     assert_ne!(right.intent, "appointments.list");
 }
+
+/// A FHIR EHR configured at a loopback port where nothing listens.
+fn unreachable_ehr(config: &mut carechat::config::Config) {
+    use p384::pkcs8::EncodePrivateKey as _;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let key = p384::SecretKey::random(&mut rand_core::OsRng);
+    let pem = key.to_pkcs8_pem(p384::pkcs8::LineEnding::LF).unwrap();
+    let mut fhir = carechat::ehr::FhirConfig::new(
+        format!("http://127.0.0.1:{port}/fhir").parse().unwrap(),
+        format!("http://127.0.0.1:{port}/token").parse().unwrap(),
+        "carechat",
+        "k1",
+        carechat::ehr::SigningAlgorithm::Es384,
+        &pem,
+    )
+    .unwrap();
+    fhir.timeout = Duration::from_millis(500);
+    fhir.retries = 1;
+    config.ehr = carechat::ehr::EhrConfig::Fhir(Box::new(fhir));
+}
+
+#[tokio::test]
+async fn when_the_ehr_is_down_the_patient_is_told_and_keeps_their_place() {
+    let server = TestServer::start_custom(|_| None, unreachable_ehr).await;
+    let mut chat = Chat::open(&server).await;
+    assert_eq!(
+        chat.say("when is my next appointment").await.intent,
+        "identity.details_needed"
+    );
+    let down = chat.say(MORGAN).await;
+    assert_eq!(down.intent, "identity.unavailable", "{}", down.text);
+    assert!(down.text.contains("(555) 010-4477"), "{}", down.text);
+    assert!(!down.text.contains("Sample") && !down.text.contains("1984"));
+    // Nothing was lost: the request still waits for the details, and the
+    // FAQ still answers meanwhile.
+    assert_eq!(
+        chat.say("what are your hours on saturday").await.intent,
+        "faq.hours"
+    );
+    assert_eq!(chat.say(MORGAN).await.intent, "identity.unavailable");
+    assert!(outbox_lines(&server).is_empty());
+}

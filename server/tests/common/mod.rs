@@ -29,6 +29,15 @@ impl TestServer {
 
     /// Starts a server with `CARECHAT_*`-style overrides from `env`.
     pub async fn start_with(env: impl Fn(&str) -> Option<String>) -> Self {
+        Self::start_custom(env, |_| {}).await
+    }
+
+    /// Starts a server with overrides from `env`, then `adjust` applied to
+    /// the validated configuration (for settings no variable reaches).
+    pub async fn start_custom(
+        env: impl Fn(&str) -> Option<String>,
+        adjust: impl FnOnce(&mut carechat::config::Config),
+    ) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let assets_dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -46,7 +55,8 @@ impl TestServer {
             assets_dir: Some(assets_dir.path().to_owned()),
             ..Default::default()
         });
-        let config = raw.validate().unwrap();
+        let mut config = raw.validate().unwrap();
+        adjust(&mut config);
         let identity = carechat::open_identity(&config).unwrap();
         let pinned = identity.public();
         let state = carechat::AppState::open(config, identity).await.unwrap();
