@@ -35,7 +35,11 @@ struct SmtpServer {
 impl SmtpServer {
     fn start() -> Self {
         let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python");
-        assert!(python.exists(), "{} is missing: run scripts/setup", python.display());
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/setup",
+            python.display()
+        );
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("mail");
         let port = free_port();
@@ -102,7 +106,10 @@ async fn a_code_reaches_a_real_smtp_server_with_nothing_but_the_code() {
     assert_eq!(messages.len(), 1);
     // Long lines arrive folded (quoted-printable soft breaks).
     let message = messages[0].replace("=\r\n", "").replace("=\n", "");
-    assert!(message.contains("To: morgan.sample@example.com"), "{message}");
+    assert!(
+        message.contains("To: morgan.sample@example.com"),
+        "{message}"
+    );
     assert!(message.contains("Subject: Maple Grove Family Clinic: your verification code"));
     assert!(message.contains(code.digits()));
     assert!(message.contains("expires in 10 minutes"), "{message}");
@@ -115,7 +122,10 @@ async fn an_smtp_server_that_is_down_gives_an_error_without_the_address_or_code(
     let to = Destination::Email(Phi::new("morgan.sample@example.com".into()));
     let error = email(port).send(&to, &code).await.unwrap_err().to_string();
     assert!(error.starts_with("email delivery failed"), "{error}");
-    assert!(!error.contains("morgan") && !error.contains(code.digits()), "{error}");
+    assert!(
+        !error.contains("morgan") && !error.contains(code.digits()),
+        "{error}"
+    );
 }
 
 /// An HTTP endpoint answering like Twilio's Messages resource, recording
@@ -148,8 +158,15 @@ async fn sms_api(status: u16) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
 }
 
 fn sms(base: &str) -> TwilioSms {
-    TwilioSms::new(base, "AC123", "token-xyz", "+15550100000", "Maple Grove Family Clinic", 10)
-        .unwrap()
+    TwilioSms::new(
+        base,
+        "AC123",
+        "token-xyz",
+        "+15550100000",
+        "Maple Grove Family Clinic",
+        10,
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -180,7 +197,10 @@ async fn an_sms_api_error_is_reported_without_the_number_or_code() {
     let to = Destination::Phone(Phi::new("+12025550101".into()));
     let error = sms(&base).send(&to, &code).await.unwrap_err().to_string();
     assert!(error.contains("400"), "{error}");
-    assert!(!error.contains("2025550101") && !error.contains(code.digits()), "{error}");
+    assert!(
+        !error.contains("2025550101") && !error.contains(code.digits()),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -194,5 +214,8 @@ async fn the_development_outbox_writes_one_line_per_code() {
     let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(line["code"], code.digits());
     assert_eq!(line["to_ends_with"], "01");
-    assert!(!text.contains("2025550101"), "the outbox keeps only the last digits");
+    assert!(
+        !text.contains("2025550101"),
+        "the outbox keeps only the last digits"
+    );
 }

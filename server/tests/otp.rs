@@ -105,7 +105,11 @@ async fn an_attacker_gets_at_most_the_failure_cap_in_guesses_then_nothing(db: Db
             if guess == code {
                 guess = wrong.next().unwrap();
             }
-            match verifier.check(&subject, &issued.challenge, &guess, now).await.unwrap() {
+            match verifier
+                .check(&subject, &issued.challenge, &guess, now)
+                .await
+                .unwrap()
+            {
                 Check::Wrong { .. } => compared += 1,
                 Check::Spent => {
                     compared += 1;
@@ -129,11 +133,18 @@ async fn an_attacker_gets_at_most_the_failure_cap_in_guesses_then_nothing(db: Db
     // Locked: no new code, and the right code of the last challenge fails.
     let (challenge, code) = last_code.expect("locked out");
     assert_eq!(
-        verifier.check(&subject, &challenge, &code, now).await.unwrap(),
+        verifier
+            .check(&subject, &challenge, &code, now)
+            .await
+            .unwrap(),
         Check::Locked
     );
     assert_eq!(
-        verifier.issue(&subject, true, now).await.unwrap().unwrap_err(),
+        verifier
+            .issue(&subject, true, now)
+            .await
+            .unwrap()
+            .unwrap_err(),
         IssueRefused::Locked
     );
     // After the lockout a code works again, and success resets the count.
@@ -141,7 +152,10 @@ async fn an_attacker_gets_at_most_the_failure_cap_in_guesses_then_nothing(db: Db
     let issued = verifier.issue(&subject, true, now).await.unwrap().unwrap();
     let code = issued.code.unwrap();
     assert_eq!(
-        verifier.check(&subject, &issued.challenge, &code, now).await.unwrap(),
+        verifier
+            .check(&subject, &issued.challenge, &code, now)
+            .await
+            .unwrap(),
         Check::Verified
     );
 }
@@ -158,7 +172,10 @@ async fn racing_guesses_cannot_exceed_the_attempts_per_code(db: Db) {
         let subject = subject.clone();
         let challenge = issued.challenge.clone();
         tasks.push(tokio::spawn(async move {
-            verifier.check(&subject, &challenge, &guess, now).await.unwrap()
+            verifier
+                .check(&subject, &challenge, &guess, now)
+                .await
+                .unwrap()
         }));
     }
     let mut compared = 0;
@@ -170,7 +187,10 @@ async fn racing_guesses_cannot_exceed_the_attempts_per_code(db: Db) {
     assert_eq!(compared, policy().attempts_per_code, "40 racing guesses");
     // The code is spent: even the right one fails now.
     assert_eq!(
-        verifier.check(&subject, &issued.challenge, &code, now).await.unwrap(),
+        verifier
+            .check(&subject, &issued.challenge, &code, now)
+            .await
+            .unwrap(),
         Check::Expired
     );
 }
@@ -185,37 +205,63 @@ async fn codes_expire_are_single_use_and_resends_wait(db: Db) {
     // One wrong entry, then a resend: the failure count carries over.
     let wrong = guesses(code.digits()).next().unwrap();
     assert!(matches!(
-        verifier.check(&subject, &first.challenge, &wrong, now).await.unwrap(),
+        verifier
+            .check(&subject, &first.challenge, &wrong, now)
+            .await
+            .unwrap(),
         Check::Wrong { left: 4 }
     ));
     assert!(matches!(
-        verifier.issue(&subject, true, now + Duration::seconds(5)).await.unwrap(),
+        verifier
+            .issue(&subject, true, now + Duration::seconds(5))
+            .await
+            .unwrap(),
         Err(IssueRefused::TooSoon(_))
     ));
     let later = now + policy().resend_cooldown;
-    let second = verifier.issue(&subject, true, later).await.unwrap().unwrap();
+    let second = verifier
+        .issue(&subject, true, later)
+        .await
+        .unwrap()
+        .unwrap();
     // A newer code replaces the older one.
     assert_eq!(
-        verifier.check(&subject, &first.challenge, &code, later).await.unwrap(),
+        verifier
+            .check(&subject, &first.challenge, &code, later)
+            .await
+            .unwrap(),
         Check::Expired
     );
     // Expired after 10 minutes, even when right.
     let code2 = second.code.unwrap();
     let expired = later + Duration::minutes(10);
     assert_eq!(
-        verifier.check(&subject, &second.challenge, &code2, expired).await.unwrap(),
+        verifier
+            .check(&subject, &second.challenge, &code2, expired)
+            .await
+            .unwrap(),
         Check::Expired
     );
     // Single use.
     let third_at = expired + policy().resend_cooldown;
-    let third = verifier.issue(&subject, true, third_at).await.unwrap().unwrap();
+    let third = verifier
+        .issue(&subject, true, third_at)
+        .await
+        .unwrap()
+        .unwrap();
     let code3 = third.code.unwrap();
     assert_eq!(
-        verifier.check(&subject, &third.challenge, &code3, third_at).await.unwrap(),
+        verifier
+            .check(&subject, &third.challenge, &code3, third_at)
+            .await
+            .unwrap(),
         Check::Verified
     );
     assert_eq!(
-        verifier.check(&subject, &third.challenge, &code3, third_at).await.unwrap(),
+        verifier
+            .check(&subject, &third.challenge, &code3, third_at)
+            .await
+            .unwrap(),
         Check::Expired
     );
     // Nothing but a keyed hash is stored.
@@ -241,7 +287,12 @@ async fn decoys_take_the_same_steps_and_no_code_opens_them(db: Db) {
     // Every guess is wrong, counted like a real patient's, to the lockout.
     let mut results = Vec::new();
     for guess in guesses("").take(5) {
-        results.push(verifier.check(&subject, &issued.challenge, &guess, now).await.unwrap());
+        results.push(
+            verifier
+                .check(&subject, &issued.challenge, &guess, now)
+                .await
+                .unwrap(),
+        );
     }
     assert_eq!(
         results,

@@ -4,11 +4,8 @@
 // any of the widget's screens.
 
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { chatFrame, clickLauncher, launchBrowser, ROOT, startServer, waitState } from './harness.mjs';
-
-const AXE = path.join(ROOT, 'tests', 'e2e', 'node_modules', 'axe-core', 'axe.min.js');
+import { AXE, axe, chatFrame, clickLauncher, launchBrowser, startServer, waitState } from './harness.mjs';
 
 let server;
 let browser;
@@ -38,15 +35,6 @@ test('the host page loads only the loader from the chat origin until the chat is
   assert.ok(after.some((u) => u.endsWith('/v1/handshake')), 'and starts a session');
   await page.close();
 });
-
-async function axe(frame) {
-  const results = await frame.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  });
-  return results;
-}
 
 test('every screen of the widget passes axe-core WCAG 2.1 AA checks', async () => {
   // axe is injected as a script; the embed page's CSP (rightly) allows no

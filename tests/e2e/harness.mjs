@@ -253,3 +253,15 @@ export async function openConsentedChat(page, server) {
   await waitState(frame, 'chat');
   return frame;
 }
+
+/** axe-core's script, injected into a frame by the accessibility checks. */
+export const AXE = path.join(ROOT, 'tests', 'e2e', 'node_modules', 'axe-core', 'axe.min.js');
+
+/** WCAG 2.1 A/AA violations axe-core finds in a frame (axe injected first). */
+export async function axe(frame) {
+  return frame.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  });
+}

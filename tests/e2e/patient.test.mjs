@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ask, launchBrowser, openConsentedChat, recordWire, startServer } from './harness.mjs';
+import { ask, AXE, axe, launchBrowser, openConsentedChat, recordWire, startServer } from './harness.mjs';
 
 /** The demo EHR's main patient (synthetic). */
 const DETAILS = '03/02/1984 Sample';
@@ -126,6 +126,22 @@ describe('verified patients', () => {
       assert.ok(!hostHtml.includes(secret), `${secret} reached the host page`);
     }
     await page.close();
+  });
+
+  test('appointment and slot cards pass axe-core WCAG 2.1 AA checks', async () => {
+    // As in embed.test.mjs: axe is injected, so this context bypasses CSP.
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    const frame = await openConsentedChat(page, server);
+    const before = outbox(server).length;
+    await ask(frame, 'my appointments', { intent: 'identity.details_needed' });
+    await ask(frame, DETAILS, { intent: 'identity.code_sent' });
+    await ask(frame, await nthCode(server, before + 1), { intent: 'appointments.list' });
+    await ask(frame, "I'd like a checkup next week", { intent: 'appointments.book' });
+    await card(frame, 'slots', 1);
+    await frame.addScriptTag({ path: AXE });
+    assert.deepEqual(await axe(frame), []);
+    await context.close();
   });
 
   test('wrong codes end in lockout, and after it even the right code is refused', async () => {
