@@ -128,29 +128,33 @@ async fn an_smtp_server_that_is_down_gives_an_error_without_the_address_or_code(
     );
 }
 
+/// What the SMS endpoint received: (Authorization header, form body).
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
 /// An HTTP endpoint answering like Twilio's Messages resource, recording
 /// what it was sent.
-async fn sms_api(status: u16) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+async fn sms_api(status: u16) -> (String, Seen) {
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
-    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/2010-04-01/Accounts/AC123/Messages.json",
-            axum::routing::post(
-                |State((seen, status)): State<(Arc<Mutex<Vec<(String, String)>>>, u16)>,
-                 headers: HeaderMap,
-                 body: String| async move {
-                    let auth = headers
-                        .get("authorization")
-                        .map(|v| v.to_str().unwrap().to_owned())
-                        .unwrap_or_default();
-                    seen.lock().unwrap().push((auth, body));
-                    (StatusCode::from_u16(status).unwrap(), "{\"sid\":\"SM1\"}")
-                },
-            ),
-        )
-        .with_state((seen.clone(), status));
+    let seen: Seen = Arc::default();
+    let app =
+        axum::Router::new()
+            .route(
+                "/2010-04-01/Accounts/AC123/Messages.json",
+                axum::routing::post(
+                    |State((seen, status)): State<(Seen, u16)>,
+                     headers: HeaderMap,
+                     body: String| async move {
+                        let auth = headers
+                            .get("authorization")
+                            .map(|v| v.to_str().unwrap().to_owned())
+                            .unwrap_or_default();
+                        seen.lock().unwrap().push((auth, body));
+                        (StatusCode::from_u16(status).unwrap(), "{\"sid\":\"SM1\"}")
+                    },
+                ),
+            )
+            .with_state((seen.clone(), status));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
