@@ -175,6 +175,9 @@ struct Answer {
     intent: String,
     text: String,
     escalated: bool,
+    /// The patient's message was a one-time code: the transcript keeps a
+    /// placeholder, never the digits (codes are stored only as hashes).
+    was_code: bool,
     card: Option<(&'static str, String, Vec<CardItem>, Vec<CardAction>)>,
 }
 
@@ -184,6 +187,7 @@ impl Answer {
             intent: intent.to_owned(),
             text,
             escalated: false,
+            was_code: false,
             card: None,
         }
     }
@@ -381,8 +385,13 @@ impl Conversation {
                 ),
             )];
         }
-        self.keep(turn, "patient", text).await;
         let answer = self.understand(turn, state, text).await;
+        let kept = if answer.was_code {
+            "[one-time code]"
+        } else {
+            text
+        };
+        self.keep(turn, "patient", kept).await;
         self.finish(turn, state, id, answer).await
     }
 
@@ -566,7 +575,8 @@ impl Conversation {
                 }
                 let code = OtpCode::parse(text)?;
                 let now = self.clock.now();
-                Some(match self.identity.check(&turn.who, &pending, &code, now).await {
+                let checked = self.identity.check(&turn.who, &pending, &code, now).await;
+                let mut answer = match checked {
                     Checked::Verified(patient) => {
                         state.waiting = Waiting::Nothing;
                         state.verified = Some(patient.clone());
@@ -600,7 +610,9 @@ impl Conversation {
                         "identity.unavailable",
                         format!("Sorry, I couldn't check that code just now. Please type it again in a moment, or call us at {phone}."),
                     ),
-                })
+                };
+                answer.was_code = true;
+                Some(answer)
             }
         }
     }
@@ -1212,4 +1224,258 @@ fn is_resend(normalized: &str) -> bool {
         || n.contains("another code")
         || n.contains("didn't get")
         || n.contains("didnt get")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::{Overrides, RawConfig};
+
+    struct Setup {
+        engine: Conversation,
+        store: Store,
+        sid: SessionId,
+        who: Requester,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let mut raw = RawConfig::demo().unwrap();
+        raw.apply_overrides(Overrides {
+            data_dir: Some(dir.path().to_owned()),
+            ..Overrides::default()
+        });
+        let config = raw.validate().unwrap();
+        let identity = crate::open_identity(&config).unwrap();
+        let app = crate::AppState::open(config, identity).await.unwrap();
+        let sid = SessionId([1; 16]);
+        Setup {
+            engine: app.conversation,
+            store: app.store,
+            who: Requester {
+                session: crate::sessions::session_ref(&sid),
+                client: None,
+            },
+            sid,
+            _dir: dir,
+        }
+    }
+
+    impl Setup {
+        async fn send(&self, state: &mut ChatState, message: ClientMessage) -> Vec<ServerMessage> {
+            let turn = Turn {
+                sid: &self.sid,
+                who: self.who.clone(),
+            };
+            match self.engine.handle(&turn, state, message).await {
+                Outcome::Send(m) => m,
+                Outcome::End => panic!("ended"),
+            }
+        }
+
+        async fn say(&self, state: &mut ChatState, id: &str, text: &str) -> ServerMessage {
+            let message = ClientMessage::Say {
+                id: id.into(),
+                text: text.into(),
+            };
+            self.send(state, message).await.remove(0)
+        }
+
+        async fn consent(&self, state: &mut ChatState, accepted: bool) -> ServerMessage {
+            let message = ClientMessage::Consent {
+                accepted,
+                policy_version: "2026-01".into(),
+            };
+            self.send(state, message).await.remove(0)
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_is_processed_or_stored_before_consent() {
+        let s = setup().await;
+        let mut state = ChatState::default();
+        let reply = s.say(&mut state, "m1", "what are your hours").await;
+        assert!(
+            matches!(&reply, ServerMessage::Error { code, text } if code == "consent_required" && text.contains("911") && text.contains("988"))
+        );
+        assert!(
+            state.answered.is_empty(),
+            "a message before consent was kept"
+        );
+        assert!(!s.engine.ledger.path().exists());
+        assert!(s.store.transcript(&s.who.session).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn declining_stores_nothing_and_gives_the_phone_number() {
+        let s = setup().await;
+        let mut state = ChatState::default();
+        let declined = s.consent(&mut state, false).await;
+        assert!(
+            matches!(&declined, ServerMessage::Notice { code, text } if code == "consent_declined" && text.contains("(555) 010-4477"))
+        );
+        assert!(
+            !s.engine.ledger.path().exists(),
+            "a declined consent was written down"
+        );
+        assert!(matches!(
+            s.say(&mut state, "m1", "hours?").await,
+            ServerMessage::Error { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn consent_is_recorded_then_each_id_is_answered_once_and_kept_encrypted() {
+        let s = setup().await;
+        let mut state = ChatState::default();
+        assert!(
+            matches!(s.consent(&mut state, true).await, ServerMessage::Notice { code, .. } if code == "consent_accepted")
+        );
+        let ledger = std::fs::read_to_string(s.engine.ledger.path()).unwrap();
+        let record: serde_json::Value = serde_json::from_str(ledger.trim()).unwrap();
+        assert_eq!(record["policy_version"], "2026-01");
+        assert!(!ledger.contains(&s.sid.to_b64u()), "raw session id written");
+
+        let first = s.say(&mut state, "m1", "hello").await;
+        let again = s.say(&mut state, "m1", "something else entirely").await;
+        assert_eq!(first, again, "a repeated id must get the same reply");
+        let kept = s.store.transcript(&s.who.session).await.unwrap();
+        let texts: Vec<&str> = kept.iter().map(|m| m.text.expose().as_str()).collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert_eq!(texts[0], "hello");
+    }
+
+    #[tokio::test]
+    async fn crisis_and_advice_are_never_answered_by_the_bot_even_mid_verification() {
+        let s = setup().await;
+        let mut state = ChatState::default();
+        s.consent(&mut state, true).await;
+        // Verification started: the safety screen still comes first.
+        s.say(&mut state, "m0", "when is my next appointment").await;
+        for (id, question, expected) in [
+            ("m1", "I want to kill myself", "safety.crisis"),
+            (
+                "m2",
+                "how much ibuprofen can I take",
+                "safety.medical_advice",
+            ),
+            (
+                "m3",
+                "my chest hurts and my arm is numb",
+                "safety.emergency",
+            ),
+        ] {
+            let ServerMessage::Reply {
+                intent,
+                escalated,
+                text,
+                ..
+            } = s.say(&mut state, id, question).await
+            else {
+                panic!()
+            };
+            assert_eq!(intent, expected, "{question}");
+            assert!(escalated && text.contains("911"), "{question}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_questions_get_an_honest_fallback_and_own_records_need_verification() {
+        let s = setup().await;
+        let mut state = ChatState::default();
+        s.consent(&mut state, true).await;
+        let ServerMessage::Reply {
+            intent,
+            text,
+            escalated,
+            ..
+        } = s
+            .say(&mut state, "m1", "what is the capital of france")
+            .await
+        else {
+            panic!()
+        };
+        assert_eq!(intent, "fallback.unknown");
+        assert!(text.contains("(555) 010-4477") && !escalated);
+        for (id, question) in [
+            ("m2", "when is my next appointment"),
+            ("m3", "are my lab results back?"),
+            ("m4", "is my prescription refill ready"),
+            (
+                "m5",
+                "I need a checkup with Dr. Patel next Tuesday afternoon",
+            ),
+        ] {
+            let ServerMessage::Reply { intent, .. } = s.say(&mut state, id, question).await else {
+                panic!()
+            };
+            assert_eq!(intent, "identity.details_needed", "{question}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_transcript_never_keeps_a_one_time_code() {
+        let s = setup().await;
+        let mut state = ChatState::default();
+        s.consent(&mut state, true).await;
+        s.say(&mut state, "m1", "my appointments").await;
+        s.say(&mut state, "m2", "03/02/1984 Sample").await;
+        let outbox = s._dir.path().join("dev-outbox.jsonl");
+        let mut code = String::new();
+        for _ in 0..100 {
+            if let Ok(text) = std::fs::read_to_string(&outbox) {
+                let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+                code = line["code"].as_str().unwrap().to_owned();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let ServerMessage::Reply { intent, .. } = s.say(&mut state, "m3", &code).await else {
+            panic!()
+        };
+        assert_eq!(intent, "appointments.list");
+        let kept = s.store.transcript(&s.who.session).await.unwrap();
+        let texts: Vec<&str> = kept.iter().map(|m| m.text.expose().as_str()).collect();
+        assert!(texts.contains(&"[one-time code]"), "{texts:?}");
+        assert!(!texts.iter().any(|t| t.contains(&code)), "{texts:?}");
+    }
+
+    #[test]
+    fn requests_about_own_records_are_told_apart_from_clinic_questions() {
+        let kind = |t: &str| {
+            account_task(&t.to_lowercase(), t).map(|task| match task {
+                Task::Appointments => "list",
+                Task::Book(_) => "book",
+                Task::Cancel => "cancel",
+                Task::Reschedule(_) => "reschedule",
+                Task::Labs => "labs",
+                Task::Refills => "refills",
+            })
+        };
+        assert_eq!(kind("When is my next appointment?"), Some("list"));
+        assert_eq!(kind("do I have any upcoming appointments"), Some("list"));
+        assert_eq!(
+            kind("I need a checkup with Dr. Patel next Tuesday afternoon"),
+            Some("book")
+        );
+        assert_eq!(kind("can I book an appointment with dr chen"), Some("book"));
+        assert_eq!(kind("please cancel my appointment"), Some("cancel"));
+        assert_eq!(kind("I need to reschedule"), Some("reschedule"));
+        assert_eq!(
+            kind("can I move my appointment to friday"),
+            Some("reschedule")
+        );
+        assert_eq!(kind("are my lab results back?"), Some("labs"));
+        assert_eq!(kind("is my refill ready"), Some("refills"));
+        for clinic_question in [
+            "what are your hours",
+            "do you do lab tests",
+            "where are you located",
+            "do you accept blue cross",
+        ] {
+            assert_eq!(kind(clinic_question), None, "{clinic_question}");
+        }
+    }
 }
