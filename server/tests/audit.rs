@@ -6,7 +6,8 @@
 //! PostgreSQL server started by the test binary (`pg`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod pg;
+#[macro_use]
+mod backends;
 
 use std::net::IpAddr;
 use std::process::Command;
@@ -16,73 +17,19 @@ use carechat::audit::{
     verify_log, Actor, AuditAction, AuditEvent, AuditLog, AuditOutcome, ChainProblem,
     CheckpointProblem, VerifyReport,
 };
-use carechat::store::{RawStorage, StorageConfig, Store};
+use carechat::store::Store;
 use protocol::IdentityKey;
 use sqlx::Row as _;
 
-struct Db {
-    url: String,
-    dir: tempfile::TempDir,
-    _pg: Option<pg::PgDatabase>,
-}
+use backends::Db;
 
-impl Db {
-    async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("carechat.db").display()
-        );
-        Self {
-            url,
-            dir,
-            _pg: None,
-        }
-    }
-
-    async fn postgres() -> Self {
-        let db = pg::database().await;
-        Self {
-            url: db.url.clone(),
-            dir: tempfile::tempdir().unwrap(),
-            _pg: Some(db),
-        }
-    }
-
-    fn config(&self) -> StorageConfig {
-        RawStorage {
-            url: Some(self.url.clone()),
-            master_key_file: None,
-        }
-        .validate(self.dir.path(), |_| None)
-        .unwrap()
-    }
-
-    /// The store and a log signing with the data dir's identity key.
-    async fn log(&self, checkpoint_every: u64) -> (Store, AuditLog, Arc<IdentityKey>) {
-        let store = Store::open(&self.config()).await.unwrap();
-        let (key, _) = carechat::server_key::load_or_generate(self.dir.path()).unwrap();
-        let key = Arc::new(key);
-        let log = AuditLog::new(store.clone(), key.clone()).with_checkpoint_every(checkpoint_every);
-        (store, log, key)
-    }
-}
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$scenario(super::Db::sqlite().await).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$scenario(super::Db::postgres().await).await;
-                }
-            }
-        )*
-    };
+/// The store and a log signing with the data dir's identity key.
+async fn log_of(db: &Db, checkpoint_every: u64) -> (Store, AuditLog, Arc<IdentityKey>) {
+    let store = Store::open(&db.config()).await.unwrap();
+    let (key, _) = carechat::server_key::load_or_generate(db.dir.path()).unwrap();
+    let key = Arc::new(key);
+    let log = AuditLog::new(store.clone(), key.clone()).with_checkpoint_every(checkpoint_every);
+    (store, log, key)
 }
 
 on_both_backends!(
@@ -185,7 +132,7 @@ fn assert_names(report: &VerifyReport, seq: u64, what: &str) {
 }
 
 async fn an_intact_log_verifies(db: Db) {
-    let (_store, log, _) = db.log(5).await;
+    let (_store, log, _) = log_of(&db, 5).await;
     let empty = log.verify().await.unwrap();
     assert!(empty.is_intact());
     assert_eq!(empty.events, 0);
@@ -200,7 +147,7 @@ async fn an_intact_log_verifies(db: Db) {
 }
 
 async fn editing_any_field_of_any_event_is_named(db: Db) {
-    let (store, log, _) = db.log(5).await;
+    let (store, log, _) = log_of(&db, 5).await;
     record_all(&log).await;
     let original = snapshot(&store).await;
     let edits = [
@@ -260,7 +207,7 @@ async fn editing_any_field_of_any_event_is_named(db: Db) {
 }
 
 async fn deleting_any_single_event_is_named(db: Db) {
-    let (store, log, _) = db.log(5).await;
+    let (store, log, _) = log_of(&db, 5).await;
     record_all(&log).await;
     let original = snapshot(&store).await;
     for seq in 1..=12_i64 {
@@ -289,7 +236,7 @@ async fn deleting_any_single_event_is_named(db: Db) {
 }
 
 async fn swapping_any_two_events_is_named(db: Db) {
-    let (store, log, _) = db.log(5).await;
+    let (store, log, _) = log_of(&db, 5).await;
     record_all(&log).await;
     let original = snapshot(&store).await;
     for k in 1..=12_usize {
@@ -320,7 +267,7 @@ async fn swapping_any_two_events_is_named(db: Db) {
 }
 
 async fn truncating_past_a_checkpoint_is_caught(db: Db) {
-    let (store, log, _) = db.log(5).await;
+    let (store, log, _) = log_of(&db, 5).await;
     record_all(&log).await;
     // Cut the tail back to event 8 and move the head to match it: the
     // signed checkpoint at 10 still says the log reached 10.
@@ -340,7 +287,7 @@ async fn truncating_past_a_checkpoint_is_caught(db: Db) {
 }
 
 async fn concurrent_appends_from_several_servers_form_one_chain(db: Db) {
-    let (_, first, key) = db.log(10).await;
+    let (_, first, key) = log_of(&db, 10).await;
     let mut tasks = Vec::new();
     for server in 0..4 {
         // Each "server" has its own store and connection pool.
@@ -373,7 +320,7 @@ async fn concurrent_appends_from_several_servers_form_one_chain(db: Db) {
 }
 
 async fn checkpoint_tampering_is_caught(db: Db) {
-    let (store, log, key) = db.log(5).await;
+    let (store, log, key) = log_of(&db, 5).await;
     record_all(&log).await;
     assert!(log.verify().await.unwrap().is_intact());
 
@@ -427,7 +374,7 @@ fn carechat(db: &Db, args: &[&str]) -> std::process::Output {
 }
 
 async fn cli_audit_verify_names_the_bad_event(db: Db) {
-    let (store, log, _) = db.log(5).await;
+    let (store, log, _) = log_of(&db, 5).await;
     record_all(&log).await;
     let ok = carechat(&db, &["audit", "verify"]);
     let stdout = String::from_utf8_lossy(&ok.stdout);
@@ -465,7 +412,7 @@ fn python() -> std::path::PathBuf {
 }
 
 async fn fhir_export_passes_an_independent_validator(db: Db) {
-    let (_store, log, _) = db.log(5).await;
+    let (_store, log, _) = log_of(&db, 5).await;
     record_all(&log).await;
     let mut out = Vec::new();
     assert_eq!(log.export_fhir(&mut out).await.unwrap(), 12);

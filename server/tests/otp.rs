@@ -5,58 +5,14 @@
 //! cooldowns are exact.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-mod pg;
+#[macro_use]
+mod backends;
 
 use carechat::identity::otp::{Check, IssueRefused, OtpCode, OtpPolicy, Verifier};
-use carechat::store::{RawStorage, Store};
+use carechat::store::Store;
 use chrono::{Duration, TimeZone as _, Utc};
 
-struct Db {
-    store: Store,
-    _dir: tempfile::TempDir,
-    _pg: Option<pg::PgDatabase>,
-}
-
-async fn open(url: Option<String>, pg: Option<pg::PgDatabase>) -> Db {
-    let dir = tempfile::tempdir().unwrap();
-    let config = RawStorage {
-        url,
-        master_key_file: None,
-    }
-    .validate(dir.path(), |_| None)
-    .unwrap();
-    Db {
-        store: Store::open(&config).await.unwrap(),
-        _dir: dir,
-        _pg: pg,
-    }
-}
-
-async fn sqlite() -> Db {
-    open(None, None).await
-}
-
-async fn postgres() -> Db {
-    let db = pg::database().await;
-    open(Some(db.url.clone()), Some(db)).await
-}
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$scenario(super::sqlite().await).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$scenario(super::postgres().await).await;
-                }
-            }
-        )*
-    };
-}
+use backends::Db;
 
 on_both_backends!(
     an_attacker_gets_at_most_the_failure_cap_in_guesses_then_nothing,
@@ -82,7 +38,8 @@ fn guesses(avoid: &str) -> impl Iterator<Item = OtpCode> + '_ {
 }
 
 async fn an_attacker_gets_at_most_the_failure_cap_in_guesses_then_nothing(db: Db) {
-    let verifier = Verifier::new(db.store.clone(), policy());
+    let store = Store::open(&db.config()).await.unwrap();
+    let verifier = Verifier::new(store.clone(), policy());
     let subject = verifier.patient_subject("Patient/p-1");
     let mut now = t0();
     let mut compared = 0;
@@ -161,7 +118,8 @@ async fn an_attacker_gets_at_most_the_failure_cap_in_guesses_then_nothing(db: Db
 }
 
 async fn racing_guesses_cannot_exceed_the_attempts_per_code(db: Db) {
-    let verifier = Verifier::new(db.store.clone(), policy());
+    let store = Store::open(&db.config()).await.unwrap();
+    let verifier = Verifier::new(store.clone(), policy());
     let subject = verifier.patient_subject("Patient/p-2");
     let now = t0();
     let issued = verifier.issue(&subject, true, now).await.unwrap().unwrap();
@@ -196,7 +154,8 @@ async fn racing_guesses_cannot_exceed_the_attempts_per_code(db: Db) {
 }
 
 async fn codes_expire_are_single_use_and_resends_wait(db: Db) {
-    let verifier = Verifier::new(db.store.clone(), policy());
+    let store = Store::open(&db.config()).await.unwrap();
+    let verifier = Verifier::new(store.clone(), policy());
     let subject = verifier.patient_subject("Patient/p-3");
     let now = t0();
     let first = verifier.issue(&subject, true, now).await.unwrap().unwrap();
@@ -267,7 +226,7 @@ async fn codes_expire_are_single_use_and_resends_wait(db: Db) {
     // Nothing but a keyed hash is stored.
     use sqlx::Row as _;
     let rows = sqlx::query("SELECT code_hash FROM otp_challenges")
-        .fetch_all(db.store.pool())
+        .fetch_all(store.pool())
         .await
         .unwrap();
     for row in rows {
@@ -279,7 +238,8 @@ async fn codes_expire_are_single_use_and_resends_wait(db: Db) {
 }
 
 async fn decoys_take_the_same_steps_and_no_code_opens_them(db: Db) {
-    let verifier = Verifier::new(db.store.clone(), policy());
+    let store = Store::open(&db.config()).await.unwrap();
+    let verifier = Verifier::new(store.clone(), policy());
     let subject = verifier.details_subject("1990-01-01|nobody|");
     let now = t0();
     let issued = verifier.issue(&subject, false, now).await.unwrap().unwrap();

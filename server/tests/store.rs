@@ -3,7 +3,8 @@
 //! server started by the test binary (`pg`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod pg;
+#[macro_use]
+mod backends;
 
 use std::path::Path;
 
@@ -13,76 +14,19 @@ use carechat::store::{aad, rotate, Backend, RawStorage, Sealed, StorageConfig, S
 use chrono::{TimeZone as _, Utc};
 use sqlx::Row as _;
 
-/// One backend's database, its data directory and (for PostgreSQL) the
-/// handle that keeps the server up.
-struct Db {
-    url: String,
-    dir: tempfile::TempDir,
-    _pg: Option<pg::PgDatabase>,
-}
+use backends::Db;
 
-impl Db {
-    async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("carechat.db").display()
-        );
-        Self {
-            url,
-            dir,
-            _pg: None,
-        }
+/// The config with the master key in `CARECHAT_MASTER_KEY`.
+fn config_with_env_key(db: &Db, key: &MasterKey) -> StorageConfig {
+    let text = key.to_base64().to_string();
+    RawStorage {
+        url: Some(db.url.clone()),
+        master_key_file: None,
     }
-
-    async fn postgres() -> Self {
-        let db = pg::database().await;
-        Self {
-            url: db.url.clone(),
-            dir: tempfile::tempdir().unwrap(),
-            _pg: Some(db),
-        }
-    }
-
-    /// The config with the default (generated) key file in the data dir.
-    fn config(&self) -> StorageConfig {
-        RawStorage {
-            url: Some(self.url.clone()),
-            master_key_file: None,
-        }
-        .validate(self.dir.path(), |_| None)
-        .unwrap()
-    }
-
-    /// The config with the master key in `CARECHAT_MASTER_KEY`.
-    fn config_with_env_key(&self, key: &MasterKey) -> StorageConfig {
-        let text = key.to_base64().to_string();
-        RawStorage {
-            url: Some(self.url.clone()),
-            master_key_file: None,
-        }
-        .validate(self.dir.path(), move |name| {
-            (name == MASTER_KEY_ENV).then(|| text.clone())
-        })
-        .unwrap()
-    }
-}
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$scenario(super::Db::sqlite().await).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$scenario(super::Db::postgres().await).await;
-                }
-            }
-        )*
-    };
+    .validate(db.dir.path(), move |name| {
+        (name == MASTER_KEY_ENV).then(|| text.clone())
+    })
+    .unwrap()
 }
 
 on_both_backends!(
@@ -151,12 +95,12 @@ async fn seal_round_trips_and_is_bound_to_its_context_and_key(db: Db) {
     // Another master key: the database refuses to open with it, and a
     // store under another master key cannot open this ciphertext.
     let other_key = MasterKey::generate();
-    let err = Store::open(&db.config_with_env_key(&other_key))
+    let err = Store::open(&config_with_env_key(&db, &other_key))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::WrongMasterKey { .. }), "{err}");
     let elsewhere = Db::sqlite().await;
-    let other_store = Store::open(&elsewhere.config_with_env_key(&other_key))
+    let other_store = Store::open(&config_with_env_key(&elsewhere, &other_key))
         .await
         .unwrap();
     assert!(matches!(
@@ -364,7 +308,7 @@ async fn rotation_rewraps_keys_old_and_new_data_read_with_the_new_key_only(db: D
 
     // The old key opens nothing any more.
     let old_key = MasterKey::from_base64(&old_key_text).unwrap();
-    let err = Store::open(&db.config_with_env_key(&old_key))
+    let err = Store::open(&config_with_env_key(&db, &old_key))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::WrongMasterKey { .. }), "{err}");
@@ -388,7 +332,7 @@ async fn rotation_rewraps_keys_old_and_new_data_read_with_the_new_key_only(db: D
 
 async fn rotation_with_an_environment_key_needs_a_new_key_file(db: Db) {
     let old = MasterKey::generate();
-    let config = db.config_with_env_key(&old);
+    let config = config_with_env_key(&db, &old);
     let store = Store::open(&config).await.unwrap();
     let ctx = aad("notes", "body", &["n1"]);
     let sealed = store.seal(&ctx, b"kept").unwrap();
@@ -405,7 +349,7 @@ async fn rotation_with_an_environment_key_needs_a_new_key_file(db: Db) {
         Store::open(&config).await.unwrap_err(),
         StoreError::WrongMasterKey { .. }
     ));
-    let store = Store::open(&db.config_with_env_key(&new)).await.unwrap();
+    let store = Store::open(&config_with_env_key(&db, &new)).await.unwrap();
     assert_eq!(store.unseal(&ctx, &sealed).unwrap().as_slice(), b"kept");
 }
 
@@ -430,7 +374,7 @@ async fn blind_index_is_keyed_per_domain_and_survives_rotation(db: Db) {
 
 async fn migrations_run_once_and_concurrent_first_opens_agree(db: Db) {
     let key = MasterKey::generate();
-    let config = db.config_with_env_key(&key);
+    let config = config_with_env_key(&db, &key);
     let (a, b, c) = tokio::join!(
         Store::open(&config),
         Store::open(&config),

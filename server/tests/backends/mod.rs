@@ -1,5 +1,9 @@
-//! A real, throwaway PostgreSQL server for a test binary.
+//! The two database backends a storage test runs on: SQLite in a temporary
+//! directory, and a real, throwaway PostgreSQL server. [`Db`] is one of
+//! them; `on_both_backends!(scenario, ...)` makes each `async fn
+//! scenario(db: Db)` two tests, `scenario::sqlite` and `scenario::postgres`.
 //!
+//! The PostgreSQL server:
 //! The first test that asks for a database starts `postgres` (from
 //! `/usr/lib/postgresql/*/bin`, installed by `scripts/setup`) on a free
 //! loopback port with a temporary data directory, fsync off and small
@@ -14,6 +18,71 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+/// One backend's database and a data directory (for key files), kept alive
+/// as long as the test holds it.
+pub struct Db {
+    /// The database URL.
+    pub url: String,
+    /// A data directory of the test's own.
+    pub dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+impl Db {
+    /// A SQLite file in the data directory.
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("carechat.db").display()
+        );
+        Self {
+            url,
+            dir,
+            _pg: None,
+        }
+    }
+
+    /// A database of its own on the shared PostgreSQL server.
+    pub async fn postgres() -> Self {
+        let db = database().await;
+        Self {
+            url: db.url.clone(),
+            dir: tempfile::tempdir().unwrap(),
+            _pg: Some(db),
+        }
+    }
+
+    /// The storage config with the default (generated) key file in the data
+    /// directory.
+    pub fn config(&self) -> carechat::store::StorageConfig {
+        carechat::store::RawStorage {
+            url: Some(self.url.clone()),
+            master_key_file: None,
+        }
+        .validate(self.dir.path(), |_| None)
+        .unwrap()
+    }
+}
+
+/// Runs each named `async fn(Db)` on SQLite and on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$scenario(super::Db::sqlite().await).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$scenario(super::Db::postgres().await).await;
+                }
+            }
+        )*
+    };
+}
 
 static SERVER: Mutex<Weak<PgServer>> = Mutex::new(Weak::new());
 static NEXT_DB: AtomicU32 = AtomicU32::new(1);
