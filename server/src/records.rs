@@ -135,12 +135,26 @@ impl Records {
         now: DateTime<Utc>,
     ) -> Result<Phi<Vec<Appointment>>, EhrError> {
         let result = self.ehr.upcoming_appointments(patient, now).await;
+        self.read_list(who, patient, "Appointment", result, |a| &a.id)
+            .await
+    }
+
+    /// Audits a read of a list of the patient's resources: the patient and
+    /// each resource returned, or the error.
+    async fn read_list<T>(
+        &self,
+        who: &Requester,
+        patient: &PatientId,
+        resource_type: &str,
+        result: Result<Vec<T>, EhrError>,
+        id: impl Fn(&T) -> &String,
+    ) -> Result<Phi<Vec<T>>, EhrError> {
         let ids: Vec<String> = result
             .as_ref()
-            .map(|a| a.iter().map(|a| a.id.clone()).collect())
+            .map(|list| list.iter().map(|item| id(item).clone()).collect())
             .unwrap_or_default();
         let mut entities: Vec<(&str, &str)> = vec![("Patient", patient.0.as_str())];
-        entities.extend(ids.iter().map(|id| ("Appointment", id.as_str())));
+        entities.extend(ids.iter().map(|id| (resource_type, id.as_str())));
         self.done(who, AuditAction::PhiRead, &entities, result)
             .await
             .map(Phi::new)
@@ -236,15 +250,8 @@ impl Records {
         patient: &PatientId,
     ) -> Result<Phi<Vec<LabOrder>>, EhrError> {
         let result = self.ehr.lab_orders(patient).await;
-        let ids: Vec<String> = result
-            .as_ref()
-            .map(|o| o.iter().map(|o| o.id.clone()).collect())
-            .unwrap_or_default();
-        let mut entities: Vec<(&str, &str)> = vec![("Patient", patient.0.as_str())];
-        entities.extend(ids.iter().map(|id| ("ServiceRequest", id.as_str())));
-        self.done(who, AuditAction::PhiRead, &entities, result)
+        self.read_list(who, patient, "ServiceRequest", result, |o| &o.id)
             .await
-            .map(Phi::new)
     }
 
     /// Refill status.
@@ -257,14 +264,7 @@ impl Records {
         patient: &PatientId,
     ) -> Result<Phi<Vec<Refill>>, EhrError> {
         let result = self.ehr.refills(patient).await;
-        let ids: Vec<String> = result
-            .as_ref()
-            .map(|o| o.iter().map(|o| o.id.clone()).collect())
-            .unwrap_or_default();
-        let mut entities: Vec<(&str, &str)> = vec![("Patient", patient.0.as_str())];
-        entities.extend(ids.iter().map(|id| ("MedicationRequest", id.as_str())));
-        self.done(who, AuditAction::PhiRead, &entities, result)
+        self.read_list(who, patient, "MedicationRequest", result, |r| &r.id)
             .await
-            .map(Phi::new)
     }
 }

@@ -207,6 +207,53 @@ async fn a_patient_verifies_then_sees_books_and_cancels_appointments() {
     assert!(labs.text.contains("pending"), "{}", labs.text);
     let refills = chat.say("what about my prescription refills").await;
     assert_eq!(refills.intent, "refills.status", "{}", refills.text);
+
+    // Every step is in the audit log, by resource type and id only, and the
+    // chain verifies.
+    let store = carechat::store::Store::open(
+        &carechat::store::RawStorage::default()
+            .validate(server.data_dir.path(), |_| None)
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    use sqlx::Row as _;
+    let rows = sqlx::query(
+        "SELECT action, entity_type, entity_id, outcome FROM audit_events ORDER BY seq",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let events: Vec<(String, Option<String>, Option<String>, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let has = |action: &str, entity: Option<&str>| {
+        events
+            .iter()
+            .any(|e| e.0 == action && entity.is_none_or(|t| e.1.as_deref() == Some(t)))
+    };
+    for (action, entity) in [
+        ("handshake", None),
+        ("consent.accepted", None),
+        ("verification.start", None),
+        ("verification.code_sent", Some("Patient")),
+        ("verification.success", Some("Patient")),
+        ("phi.read", Some("Appointment")),
+        ("phi.read", Some("ServiceRequest")),
+        ("phi.read", Some("MedicationRequest")),
+        ("phi.write", Some("Appointment")),
+    ] {
+        assert!(has(action, entity), "no {action} {entity:?} in {events:?}");
+    }
+    let text = format!("{events:?}");
+    for phi in ["Sample", "1984", "Morgan", "+1202"] {
+        assert!(!text.contains(phi), "{phi} in the audit log");
+    }
+    let report = carechat::audit::verify_log(&store, &[server.pinned.clone()])
+        .await
+        .unwrap();
+    assert!(report.is_intact(), "{report:?}");
 }
 
 #[tokio::test]
