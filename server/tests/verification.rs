@@ -250,7 +250,7 @@ async fn a_patient_verifies_then_sees_books_and_cancels_appointments() {
     for phi in ["Sample", "1984", "Morgan", "+1202"] {
         assert!(!text.contains(phi), "{phi} in the audit log");
     }
-    let report = carechat::audit::verify_log(&store, &[server.pinned.clone()])
+    let report = carechat::audit::verify_log(&store, std::slice::from_ref(&server.pinned))
         .await
         .unwrap();
     assert!(report.is_intact(), "{report:?}");
