@@ -427,3 +427,47 @@ async fn when_the_ehr_is_down_the_patient_is_told_and_keeps_their_place() {
     assert_eq!(chat.say(MORGAN).await.intent, "identity.unavailable");
     assert!(outbox_lines(&server).is_empty());
 }
+
+#[tokio::test]
+async fn a_patient_moves_an_appointment_after_confirming_it() {
+    let server = TestServer::start().await;
+    let mut chat = Chat::open(&server).await;
+    verify(&server, &mut chat, "my appointments").await;
+    let which = chat.say("I need to reschedule my appointment").await;
+    assert_eq!(which.intent, "appointments.reschedule", "{}", which.text);
+    let before = which.card.clone().unwrap().2;
+    let slots = chat.choose(which.action("Move this")).await;
+    assert_eq!(slots.card.as_ref().unwrap().0, "slots", "{}", slots.text);
+    let confirm = chat.choose(slots.action("Choose")).await;
+    let (_, title, items, _) = confirm.card.clone().unwrap();
+    assert_eq!(title, "Move this appointment?");
+    assert!(items[0].title.starts_with("From ") && items[1].title.starts_with("To "));
+    let moved = chat.choose(confirm.action("Yes, move it")).await;
+    assert_eq!(moved.intent, "appointments.rescheduled", "{}", moved.text);
+    let after = chat.say("show my appointments").await.card.unwrap().2;
+    assert_eq!(after.len(), before.len(), "moved, not added");
+    assert_ne!(
+        after.iter().map(|i| &i.title).collect::<Vec<_>>(),
+        before.iter().map(|i| &i.title).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_clinic_that_requires_the_record_number_asks_for_it() {
+    let server =
+        TestServer::start_with(|name| (name == "CARECHAT_REQUIRE_MRN").then(|| "true".to_owned()))
+            .await;
+    let mut chat = Chat::open(&server).await;
+    let asked = chat.say("are my lab results back").await;
+    assert!(
+        asked.text.contains("medical record number"),
+        "{}",
+        asked.text
+    );
+    let unclear = chat.say(MORGAN).await;
+    assert_eq!(unclear.intent, "identity.details_unclear");
+    let sent = chat.say("03/02/1984 Sample MGFC-100234").await;
+    assert_eq!(sent.intent, "identity.code_sent");
+    let code = code_number(&server, 1).await;
+    assert_eq!(chat.say(&code).await.intent, "labs.status");
+}
