@@ -729,26 +729,30 @@ impl Conversation {
     }
 
     fn appointment_item(&self, a: &Appointment, actions: Vec<CardAction>) -> CardItem {
-        CardItem {
-            title: booking::when(a.start, self.tz),
-            detail: format!(
-                "{} · {} · {}",
-                a.practitioner_name,
-                booking::service_name(&a.service),
-                a.location
-            ),
-            actions,
-        }
+        let (start, who, service, place) = (a.start, &a.practitioner_name, &a.service, &a.location);
+        self.visit_item(start, who, service, place, actions)
     }
 
     fn slot_item(&self, s: &Slot, actions: Vec<CardAction>) -> CardItem {
+        let (start, who, service, place) = (s.start, &s.practitioner_name, &s.service, &s.location);
+        self.visit_item(start, who, service, place, actions)
+    }
+
+    /// A card line for a visit: "Tue, Dec 1 · 2:30 PM" over "Dr. Anika
+    /// Patel · Checkup · Maple Grove Family Clinic".
+    fn visit_item(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        practitioner: &str,
+        service: &str,
+        location: &str,
+        actions: Vec<CardAction>,
+    ) -> CardItem {
         CardItem {
-            title: booking::when(s.start, self.tz),
+            title: booking::when(start, self.tz),
             detail: format!(
-                "{} · {} · {}",
-                s.practitioner_name,
-                booking::service_name(&s.service),
-                s.location
+                "{practitioner} · {} · {location}",
+                booking::service_name(service)
             ),
             actions,
         }
