@@ -111,16 +111,20 @@ impl Records {
         query: &PatientQuery,
     ) -> Result<Option<PatientMatch>, EhrError> {
         let result = self.ehr.find_patient(query).await;
-        let found = match &result {
-            Ok(Some(p)) => Some(p.id.0.clone()),
-            _ => None,
-        };
-        match &found {
-            Some(id) => {
-                self.done(who, AuditAction::PhiRead, &[("Patient", id)], result)
+        match &result {
+            Ok(Some(p)) => {
+                let id = p.id.0.clone();
+                self.done(who, AuditAction::PhiRead, &[("Patient", &id)], result)
                     .await
             }
-            None => self.done(who, AuditAction::PhiRead, &[], result).await,
+            // A search that matched nobody is recorded too (one event either
+            // way, so both take the same time).
+            Ok(None) => {
+                self.record(who.event(AuditAction::PhiRead, None, AuditOutcome::Failure))
+                    .await;
+                result
+            }
+            Err(_) => self.done(who, AuditAction::PhiRead, &[], result).await,
         }
     }
 

@@ -471,3 +471,59 @@ async fn a_clinic_that_requires_the_record_number_asks_for_it() {
     let code = code_number(&server, 1).await;
     assert_eq!(chat.say(&code).await.intent, "labs.status");
 }
+
+/// Prints how long the answer to typed details takes for patients who exist
+/// and for details that match nobody (medians over many sessions). A
+/// report, not a pass/fail check: run with
+/// `cargo test -p carechat-server --test verification -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "timing report"]
+async fn enumeration_timing_report() {
+    let server = TestServer::start_with(|name| {
+        (name == "CARECHAT_RESEND_COOLDOWN_SECS").then(|| "1".to_owned())
+    })
+    .await;
+    let known = [
+        "03/02/1984 Sample",
+        "07/15/1991 Example",
+        "01/20/1962 Sampleton",
+        "09/05/2001 Sampleton",
+    ];
+    let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..24 {
+        for (kind, details) in [
+            (0, known[round % known.len()].to_owned()),
+            (
+                1,
+                format!(
+                    "01/{:02}/1970 Nobody{}",
+                    round % 28 + 1,
+                    char::from(b'a' + round as u8)
+                ),
+            ),
+        ] {
+            let mut chat = Chat::open(&server).await;
+            chat.say("my appointments").await;
+            let answer = chat.say(&details).await;
+            assert_eq!(
+                answer.intent, "identity.code_sent",
+                "{details}: {}",
+                answer.text
+            );
+            times[kind].push(answer.took);
+        }
+        // Each known patient comes round again after the 1 s cooldown.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for (name, mut t) in ["known patients", "unknown details"].into_iter().zip(times) {
+        t.sort();
+        println!(
+            "enumeration timing: {name}: n={} median {:?} p90 {:?} min {:?} max {:?}",
+            t.len(),
+            t[t.len() / 2],
+            t[t.len() * 9 / 10],
+            t[0],
+            t[t.len() - 1]
+        );
+    }
+}
