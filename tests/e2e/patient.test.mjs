@@ -92,9 +92,14 @@ describe('verified patients', () => {
     await press(page, slots.locator('button.cc-card-action', { hasText: 'Choose' }).first());
     await reply(frame, replies + 1, 'appointments.confirm');
     const confirm = await card(frame, 'confirm', 1);
-    await press(page, confirm.locator('button.cc-card-action', { hasText: 'Yes, book it' }));
+    // The pressed button disabled itself; focus moved to the new card's
+    // first button, so Enter confirms.
+    await frame.waitForFunction(() => document.activeElement?.textContent === 'Yes, book it');
+    await page.keyboard.press('Enter');
     await reply(frame, replies + 2, 'appointments.booked');
     const booked = await card(frame, 'booked', 1);
+    // A card without buttons hands focus back to the message box.
+    await frame.waitForFunction(() => document.activeElement?.classList.contains('cc-input'));
     assert.match(await booked.innerText(), /Patel/);
     // A card's buttons work once.
     assert.ok(await confirm.locator('button.cc-card-action').first().isDisabled());

@@ -27,6 +27,22 @@ pub fn CardLine(
     let ui = expect_context::<ChatState>();
     let chat = expect_context::<ChatHandle>();
     let used = RwSignal::new(false);
+    // A pressed button disables itself, and the browser drops focus to the
+    // page: a keyboard user who just pressed one lands on this card's first
+    // button, or back in the message box when it has none. Someone typing
+    // keeps their focus.
+    let focus_dropped = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .is_none_or(|e| e.tag_name() == "BODY");
+    if focus_dropped {
+        let has_buttons = !actions.is_empty() || items.iter().any(|item| !item.actions.is_empty());
+        super::focus_soon(if has_buttons {
+            ".cc-messages > li.cc-card:last-child .cc-card-action"
+        } else {
+            ".cc-input"
+        });
+    }
     let inert = move || used.get() || epoch < ui.session_epoch.get();
     let button = move |action: CardAction, context: Option<String>| {
         let aria = context.map(|c| format!("{}: {c}", action.label));
