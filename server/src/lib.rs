@@ -158,15 +158,6 @@ impl AppState {
     }
 }
 
-impl AppState {
-    /// Records an audit event; a failure is logged (without content).
-    pub async fn audit_record(&self, event: audit::AuditEvent) {
-        if let Err(e) = self.audit.record(event).await {
-            tracing::error!(error = %e, "audit event could not be recorded");
-        }
-    }
-}
-
 /// Prepares the data directory and identity key, logging the key's public
 /// half when it is new.
 ///
@@ -217,7 +208,8 @@ pub async fn run(
                 }
                 for who in gone {
                     state
-                        .audit_record(who.event(
+                        .audit
+                        .record_or_log(who.event(
                             audit::AuditAction::SessionEnd,
                             None,
                             audit::AuditOutcome::Success,

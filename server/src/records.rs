@@ -67,9 +67,7 @@ impl Records {
     /// Records an event; a failure to record is logged (without content)
     /// and does not hide the result from the patient.
     pub async fn record(&self, event: AuditEvent) {
-        if let Err(e) = self.audit.record(event).await {
-            tracing::error!(error = %e, "audit event could not be recorded");
-        }
+        self.audit.record_or_log(event).await;
     }
 
     async fn done<T>(

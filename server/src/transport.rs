@@ -113,14 +113,15 @@ pub async fn handshake(
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "server_busy");
     }
     tracing::info!(session = ?sid, "session started");
-    app.audit_record(
-        Requester {
-            session: session_ref(&sid),
-            client: Some(ip),
-        }
-        .event(AuditAction::Handshake, None, AuditOutcome::Success),
-    )
-    .await;
+    app.audit
+        .record_or_log(
+            Requester {
+                session: session_ref(&sid),
+                client: Some(ip),
+            }
+            .event(AuditAction::Handshake, None, AuditOutcome::Success),
+        )
+        .await;
     let mut response = Json(reply).into_response();
     response
         .headers_mut()
@@ -202,7 +203,8 @@ impl Connection {
                 tracing::info!(session = ?sid, reason, "session ended");
                 let who = handle.lock().await.who.clone();
                 self.app
-                    .audit_record(who.event(AuditAction::SessionEnd, None, AuditOutcome::Success))
+                    .audit
+                    .record_or_log(who.event(AuditAction::SessionEnd, None, AuditOutcome::Success))
                     .await;
             }
             self.close(code, reason).await;

@@ -217,7 +217,7 @@ async fn the_development_outbox_writes_one_line_per_code() {
     let text = std::fs::read_to_string(outbox.path()).unwrap();
     let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(line["code"], code.digits());
-    assert_eq!(line["to_ends_with"], "01");
+    assert_eq!(line["to_hint"], "01");
     assert!(
         !text.contains("2025550101"),
         "the outbox keeps only the last digits"

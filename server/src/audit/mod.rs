@@ -322,6 +322,15 @@ impl AuditLog {
         &self.store
     }
 
+    /// Records an event for a caller that must carry on either way (a
+    /// patient waiting for an answer): a failure is logged, without
+    /// content, and not returned.
+    pub async fn record_or_log(&self, event: AuditEvent) {
+        if let Err(e) = self.record(event).await {
+            tracing::error!(error = %e, "audit event could not be recorded");
+        }
+    }
+
     /// Appends an event and returns its position.
     ///
     /// # Errors

@@ -36,16 +36,20 @@ impl Destination {
     /// know where to look.
     #[must_use]
     pub fn hint(&self) -> String {
-        let value = match self {
-            Self::Phone(p) => p
+        match self {
+            // The last two digits: "the phone number ending in 42".
+            Self::Phone(p) => {
+                let digits: Vec<char> = p.expose().chars().filter(char::is_ascii_digit).collect();
+                digits[digits.len().saturating_sub(2)..].iter().collect()
+            }
+            // The first two characters: "the address starting with jo".
+            Self::Email(e) => e
                 .expose()
                 .chars()
-                .filter(char::is_ascii_digit)
-                .collect::<String>(),
-            Self::Email(e) => e.expose().split('@').next().unwrap_or_default().to_owned(),
-        };
-        let chars: Vec<char> = value.chars().collect();
-        chars[chars.len().saturating_sub(2)..].iter().collect()
+                .take(2)
+                .collect::<String>()
+                .to_lowercase(),
+        }
     }
 }
 
@@ -121,7 +125,7 @@ impl CodeSender for DevOutbox {
         let hint = to.hint();
         let line = serde_json::json!({
             "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "to_ends_with": hint,
+            "to_hint": hint,
             "code": code.digits(),
             "text": body(&self.clinic, code, self.minutes),
         });
@@ -143,7 +147,7 @@ impl CodeSender for DevOutbox {
         }
         tracing::warn!(
             code = code.digits(),
-            to_ends_with = hint,
+            to_hint = hint,
             "DEVELOPMENT OUTBOX, NOT FOR PRODUCTION: one-time code written to dev-outbox.jsonl instead of being sent"
         );
         Ok(())
@@ -364,13 +368,13 @@ mod tests {
     use crate::phi::Phi;
 
     #[test]
-    fn hints_show_only_the_last_two_digits() {
+    fn hints_show_two_characters_only() {
         assert_eq!(
             Destination::Phone(Phi::new("+1 (555) 010-4242".into())).hint(),
             "42"
         );
         assert_eq!(
-            Destination::Email(Phi::new("jo@example.com".into())).hint(),
+            Destination::Email(Phi::new("Jordan@example.com".into())).hint(),
             "jo"
         );
     }

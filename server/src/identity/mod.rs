@@ -285,12 +285,21 @@ impl Identity {
         }
     }
 
+    /// What details that match nobody are shown instead of a real hint:
+    /// stable for the same details, and of the same form as a real one
+    /// (two digits for a phone, two letters for an email address), so the
+    /// answer does not tell a stranger from a patient.
     fn decoy_hint(&self, normalized: &Phi<String>) -> String {
-        let index = self.verifier.decoy_seed(normalized.expose());
-        let n = index.bytes().fold(0u32, |acc, b| {
+        let seed = self.verifier.decoy_seed(normalized.expose());
+        let n = seed.bytes().fold(0u32, |acc, b| {
             acc.wrapping_mul(31).wrapping_add(u32::from(b))
         });
-        format!("{:02}", n % 100)
+        if self.sender.wants_phone() {
+            format!("{:02}", n % 100)
+        } else {
+            let letter = |k: u32| char::from(b'a' + u8::try_from(k % 26).unwrap_or(0));
+            [letter(n), letter(n / 26)].iter().collect()
+        }
     }
 }
 
