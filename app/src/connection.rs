@@ -12,6 +12,18 @@
 //!    a new `seq` from the [`Outbox`], oldest first.
 //! 3. **Talk**: server messages become [`ChatState`] changes; a `say` leaves
 //!    the outbox when its `reply` arrives. Duplicate replies are ignored.
+//!    The patient may write from the consent screen too, before accepting:
+//!    the server screens every message for a crisis first and answers one
+//!    with emergency guidance; anything else gets `consent_required`, which
+//!    the consent screen shows as a one-line hint.
+//!
+//! **Language.** The widget starts in the embed page's locale. If
+//! `welcome` names another, the widget asks for its own with `locale`; the
+//! language button does the same. The server's `locale` (the answer, or its
+//! own switch when the patient writes in another language) sets the UI
+//! language and replaces the disclaimer. While a request of ours is in
+//! flight, a `locale` naming another language is an older answer and does
+//! not switch the UI back.
 //! 4. **Drop**: an unexpected close reconnects with the same `sid` after
 //!    0.5 s, 1 s, 2 s, … up to 10 s. Close code 4400 (a frame was rejected)
 //!    or 4401 (session unknown or expired), or a frame from the server that
@@ -47,6 +59,7 @@ use wasm_bindgen::JsCast as _;
 use web_sys::{CloseEvent, MessageEvent, RequestCache, WebSocket};
 use zeroize::Zeroizing;
 
+use crate::i18n::Locale;
 use crate::state::{ChatState, Delivery, Failure, LinkStatus, Screen, Tone};
 
 /// Close code for an orderly close by the patient.
@@ -63,9 +76,9 @@ const RATE_LIMITED_MIN: Duration = Duration::from_secs(5);
 /// Handshake attempts that fail before the patient is told "still trying".
 const TROUBLE_AFTER_ATTEMPTS: u32 = 2;
 
-/// Shown when a session was replaced by a new one.
-pub const SESSION_REPLACED: &str =
-    "Your previous chat session ended; a new chat session has started.";
+/// The catalog key of the notice shown when a session was replaced by a
+/// new one.
+pub const SESSION_REPLACED: &str = "session-replaced";
 
 /// Why [`Connection::say`] refused a message; the composer keeps the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +87,7 @@ pub enum SayError {
     Empty,
     /// Longer than one frame may carry.
     TooLong,
-    /// No conversation to send it in (not consented, ended, failed).
+    /// No conversation to send it in (connecting, ended, failed).
     NotReady,
 }
 
@@ -224,6 +237,9 @@ struct Link {
     awaiting: Vec<Awaiting>,
     /// From `welcome`; echoed in `consent`.
     policy_version: Option<String>,
+    /// The language we last asked the server for, until it answers with
+    /// the same one.
+    locale_asked: Option<Locale>,
     /// Failed attempts in a row (handshake or reconnect), for backoff.
     attempt: u32,
     retry: Option<TimeoutHandle>,
@@ -248,6 +264,7 @@ impl Link {
             outbox: Outbox::new(OUTBOX_LIMIT),
             awaiting: Vec::new(),
             policy_version: None,
+            locale_asked: None,
             attempt: 0,
             retry: None,
             next_say: 0,
@@ -274,6 +291,7 @@ impl Link {
             waiting.status.set(Delivery::Failed);
         }
         self.policy_version = None;
+        self.locale_asked = None;
         self.attempt = 0;
         self.socket.take()
     }
@@ -293,7 +311,8 @@ impl Link {
         }
     }
 
-    /// Sends a `say` or `consent` now if the connection is synchronised,
+    /// Sends a `say`, `choose`, `consent` or `locale` now if the connection
+    /// is synchronised,
     /// else queues it; either way it stays in the outbox until known to have
     /// arrived. Returns false if the session cannot seal any more.
     fn send_or_queue(&mut self, message: ClientMessage) -> bool {
@@ -384,8 +403,8 @@ impl Connection {
         let delay = match link.replaced_in_a_row {
             1 => {
                 ui.session_epoch.update(|epoch| *epoch += 1);
-                ui.session_notice.set(Some(SESSION_REPLACED.to_owned()));
-                ui.push_notice(SESSION_REPLACED.to_owned(), Tone::Info);
+                ui.session_replaced.set(true);
+                ui.push_local(SESSION_REPLACED);
                 Duration::ZERO
             }
             n => backoff(n - 2),
@@ -411,6 +430,7 @@ impl Connection {
         ui.disclaimer.set(None);
         ui.declined_text.set(None);
         ui.consent_sent.set(false);
+        ui.consent_hint.set(false);
         ui.connect_trouble
             .set(link.attempt >= TROUBLE_AFTER_ATTEMPTS);
         let generation = link.generation;
@@ -566,10 +586,14 @@ impl Connection {
                 policy_version,
                 consent_required,
                 disclaimer,
-                ..
+                locale,
             } => {
                 link.policy_version = Some(policy_version);
                 ui.disclaimer.set(Some(disclaimer));
+                let ours = ui.locale.get_untracked();
+                if Locale::from_tag(&locale) != Some(ours) && !self.ask_locale(link, ours) {
+                    return;
+                }
                 ui.consent_sent.set(false);
                 ui.screen.set(if consent_required {
                     Screen::Consent
@@ -607,13 +631,14 @@ impl Connection {
                 title,
                 items,
                 actions,
+                category,
             } => {
                 let Some(index) = link.card_expected.iter().position(|id| *id == in_reply_to)
                 else {
                     return;
                 };
                 link.card_expected.remove(index);
-                ui.push_card(kind, title, items, actions);
+                ui.push_card(kind, category, title, items, actions);
             }
             ServerMessage::Notice { code, text } => {
                 link.replaced_in_a_row = 0;
@@ -622,7 +647,8 @@ impl Connection {
                         link.outbox
                             .retain(|m| !matches!(m, ClientMessage::Consent { .. }));
                         ui.consent_sent.set(false);
-                        ui.session_notice.set(None);
+                        ui.session_replaced.set(false);
+                        ui.consent_hint.set(false);
                         if code == "consent_accepted" {
                             ui.declined_text.set(None);
                             ui.push_notice(text, Tone::Info);
@@ -635,6 +661,21 @@ impl Connection {
                     _ => ui.push_notice(text, Tone::Info),
                 }
             }
+            ServerMessage::Locale { locale, disclaimer } => {
+                link.outbox
+                    .retain(|m| !matches!(m, ClientMessage::Locale { .. }));
+                let Some(locale) = Locale::from_tag(&locale) else {
+                    return;
+                };
+                match link.locale_asked {
+                    // An answer to an earlier request of ours: a newer one
+                    // is on its way.
+                    Some(asked) if asked != locale => return,
+                    _ => link.locale_asked = None,
+                }
+                ui.locale.set(locale);
+                ui.disclaimer.set(Some(disclaimer));
+            }
             ServerMessage::Error { code, text } => {
                 // The error names no `say`; whatever is awaiting a reply will
                 // not get one. Stop re-sending it, but keep its id so a late
@@ -645,10 +686,15 @@ impl Connection {
                 link.outbox.retain(|m| {
                     !matches!(m, ClientMessage::Say { .. } | ClientMessage::Choose { .. })
                 });
-                ui.push_notice(text, Tone::Error);
                 if code == "consent_required" {
+                    // Said in one line of the widget's own on the consent
+                    // screen (in the patient's language, naming its
+                    // buttons), which stays or comes back.
+                    ui.consent_hint.set(true);
                     ui.consent_sent.set(false);
                     ui.screen.set(Screen::Consent);
+                } else {
+                    ui.push_notice(text, Tone::Error);
                 }
             }
         }
@@ -713,6 +759,33 @@ impl Connection {
         });
     }
 
+    /// The patient chose a language: the UI switches now, and the server
+    /// is asked to chat in it (once a session has been welcomed; until then
+    /// `welcome` triggers the request).
+    pub fn set_locale(&self, locale: Locale) {
+        let ui = self.ui();
+        ui.locale.set(locale);
+        let _ = self.with_link(|link| {
+            if link.policy_version.is_some() && link.session.is_some() {
+                let _ = self.ask_locale(link, locale);
+            }
+        });
+    }
+
+    /// Sends `locale`; false if the session had to be replaced.
+    fn ask_locale(&self, link: &mut Link, locale: Locale) -> bool {
+        link.locale_asked = Some(locale);
+        link.outbox
+            .retain(|m| !matches!(m, ClientMessage::Locale { .. }));
+        let sent = link.send_or_queue(ClientMessage::Locale {
+            locale: locale.as_str().to_owned(),
+        });
+        if !sent {
+            self.end_session_for_protocol(link);
+        }
+        sent
+    }
+
     /// Sends what the patient typed (or queues it while reconnecting).
     ///
     /// # Errors
@@ -747,7 +820,9 @@ impl Connection {
         message: impl FnOnce(String) -> ClientMessage,
     ) -> Result<(), SayError> {
         let ui = self.ui();
-        if ui.screen.get_untracked() != Screen::Chat {
+        // From the consent screen too: a patient in a crisis must be able
+        // to say so before reading any notice.
+        if !matches!(ui.screen.get_untracked(), Screen::Chat | Screen::Consent) {
             return Err(SayError::NotReady);
         }
         self.with_link(|link| {
@@ -837,6 +912,13 @@ impl ChatHandle {
     pub fn choose(&self, action: &str, label: &str) -> Result<(), SayError> {
         self.get()
             .map_or(Err(SayError::NotReady), |c| c.choose(action, label))
+    }
+
+    /// See [`Connection::set_locale`].
+    pub fn set_locale(&self, locale: Locale) {
+        if let Some(connection) = self.get() {
+            connection.set_locale(locale);
+        }
     }
 
     /// See [`Connection::end`].

@@ -1,5 +1,6 @@
-//! What the server wrote into the embed page: `<meta>` tags in `<head>`,
-//! put where `index.html` has its `<!-- carechat:head -->` marker.
+//! What the server wrote into the embed page: `<meta>` tags and one JSON
+//! data block in `<head>`, put where `index.html` has its
+//! `<!-- carechat:head -->` marker. Read once, at start-up.
 //!
 //! - `carechat-identity-key`: base64url of the server's SEC1 P-256 identity
 //!   public key. Every handshake must be signed by it; without a valid one the
@@ -7,8 +8,18 @@
 //! - `carechat-host-origin`: the exact origin of the page that embeds the
 //!   iframe, the only window the widget talks to with postMessage.
 //! - `carechat-clinic-name`: shown in the header.
+//! - `carechat-locale`: the language to start in (`en`, `es`), which the
+//!   server picked from the loader's `locale` and the browser's languages.
+//! - `<script type="application/json" id="carechat-strings">`: every string
+//!   of the widget, `{"en": {key: text, ...}, "es": {...}}` (see
+//!   [`crate::i18n`]). A data block, never run, so the page's CSP stays
+//!   free of `'unsafe-inline'`.
 
+use js_sys::{Array, Object, JSON};
 use protocol::IdentityPublicKey;
+use wasm_bindgen::JsCast as _;
+
+use crate::i18n::{Locale, Strings};
 
 /// Why the embed page cannot be used to start a chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,12 +38,12 @@ pub struct EmbedConfig {
     /// The host page's origin; `None` if absent or not an http(s) origin, in
     /// which case nothing is ever posted to the parent window.
     pub host_origin: Option<String>,
-    /// The clinic's display name.
+    /// The clinic's display name; empty if the page names none (the header
+    /// then shows the catalog's `clinic-fallback`).
     pub clinic_name: String,
+    /// The language to start in; English if absent or not one we speak.
+    pub locale: Locale,
 }
-
-/// What the header says when the page names no clinic.
-const FALLBACK_CLINIC_NAME: &str = "Clinic chat";
 
 impl EmbedConfig {
     /// Reads the metas from the current document.
@@ -42,6 +53,7 @@ impl EmbedConfig {
             meta("carechat-identity-key").as_deref(),
             meta("carechat-host-origin").as_deref(),
             meta("carechat-clinic-name").as_deref(),
+            meta("carechat-locale").as_deref(),
         )
     }
 
@@ -51,6 +63,7 @@ impl EmbedConfig {
         identity_key: Option<&str>,
         host_origin: Option<&str>,
         clinic_name: Option<&str>,
+        locale: Option<&str>,
     ) -> Self {
         let identity = match identity_key.map(str::trim) {
             None | Some("") => Err(EmbedError::MissingIdentityKey),
@@ -62,17 +75,43 @@ impl EmbedConfig {
             .map(str::trim)
             .filter(|o| is_origin(o))
             .map(str::to_owned);
-        let clinic_name = clinic_name
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .unwrap_or(FALLBACK_CLINIC_NAME)
-            .to_owned();
+        let clinic_name = clinic_name.map(str::trim).unwrap_or_default().to_owned();
         Self {
             identity,
             host_origin,
             clinic_name,
+            locale: locale.and_then(Locale::from_tag).unwrap_or_default(),
         }
     }
+}
+
+/// The strings of the `carechat-strings` data block; none if it is absent
+/// or not the expected JSON (every lookup then shows its key).
+#[must_use]
+pub fn strings_from_document() -> Strings {
+    let text = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("carechat-strings"))
+        .and_then(|e| e.text_content());
+    let Some(all) = text.and_then(|t| JSON::parse(&t).ok()) else {
+        return Strings::default();
+    };
+    let mut entries = Vec::new();
+    for locale in [Locale::En, Locale::Es] {
+        let Some(table) = js_sys::Reflect::get(&all, &locale.as_str().into())
+            .ok()
+            .and_then(|t| t.dyn_into::<Object>().ok())
+        else {
+            continue;
+        };
+        for pair in Object::entries(&table).iter() {
+            let pair: Array = pair.unchecked_into();
+            if let (Some(key), Some(text)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                entries.push((locale, key, text));
+            }
+        }
+    }
+    Strings::new(entries)
 }
 
 /// A serialized origin as `event.origin` reports it: scheme, host, optional
@@ -113,21 +152,25 @@ mod tests {
             Some(G),
             Some("https://host.example"),
             Some(" Maple Grove Family Clinic "),
+            Some("es-MX"),
         );
         assert!(config.identity.is_ok());
         assert_eq!(config.host_origin.as_deref(), Some("https://host.example"));
         assert_eq!(config.clinic_name, "Maple Grove Family Clinic");
+        assert_eq!(config.locale, Locale::Es);
     }
 
     #[test]
     fn a_missing_or_bad_key_refuses_to_connect() {
-        let missing = EmbedConfig::from_values(None, None, None);
+        let missing = EmbedConfig::from_values(None, None, None, None);
         assert_eq!(missing.identity.err(), Some(EmbedError::MissingIdentityKey));
-        let empty = EmbedConfig::from_values(Some("  "), None, None);
+        let empty = EmbedConfig::from_values(Some("  "), None, None, Some("fr"));
         assert_eq!(empty.identity.err(), Some(EmbedError::MissingIdentityKey));
-        let bad = EmbedConfig::from_values(Some("AAAA"), None, None);
+        let bad = EmbedConfig::from_values(Some("AAAA"), None, None, None);
         assert_eq!(bad.identity.err(), Some(EmbedError::InvalidIdentityKey));
-        assert_eq!(missing.clinic_name, FALLBACK_CLINIC_NAME);
+        assert_eq!(missing.clinic_name, "");
+        assert_eq!(missing.locale, Locale::En);
+        assert_eq!(empty.locale, Locale::En);
     }
 
     #[test]

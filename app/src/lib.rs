@@ -50,6 +50,8 @@ pub mod components;
 pub mod connection;
 pub mod embed;
 pub mod host;
+pub mod i18n;
+pub mod phone;
 pub mod state;
 
 pub use components::app::App;

@@ -9,6 +9,8 @@
 use leptos::prelude::*;
 use protocol::{CardAction, CardItem};
 
+use crate::i18n::Locale;
+
 /// Which screen is showing; also the `data-state` of `#carechat-root`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -142,10 +144,14 @@ pub enum EntryKind {
         escalated: bool,
     },
     /// Structured content from the server: appointments, free slots, a
-    /// confirmation. Its buttons send `choose`.
+    /// confirmation, emergency numbers. Its buttons send `choose`, or open
+    /// a `tel:`/`sms:` link.
     Card {
-        /// `appointments`, `slots`, `confirm`, `booked`, ...
+        /// `appointments`, `slots`, `confirm`, `booked`, `emergency`, ...
         kind: String,
+        /// On `emergency` cards, what the safety screen found
+        /// (`self_harm`, `poisoning`, ...).
+        category: Option<String>,
         /// The heading.
         title: String,
         /// The lines, with their buttons.
@@ -153,12 +159,17 @@ pub enum EntryKind {
         /// Buttons for the whole card.
         actions: Vec<CardAction>,
     },
-    /// A status line from the server or the widget.
+    /// A status line from the server.
     Notice {
         /// The words.
         text: String,
         /// Info or error.
         tone: Tone,
+    },
+    /// A status line of the widget's own, shown in the current language.
+    Local {
+        /// Its key in the catalog (see [`crate::i18n`]).
+        key: &'static str,
     },
 }
 
@@ -182,14 +193,22 @@ pub struct ChatState {
     pub failure: RwSignal<Option<Failure>>,
     /// True while the handshake keeps failing for network reasons.
     pub connect_trouble: RwSignal<bool>,
-    /// The server's disclaimer from `welcome`.
+    /// The language shown, and the one the widget asks the server to chat
+    /// in.
+    pub locale: RwSignal<Locale>,
+    /// The server's disclaimer from `welcome` (or from `locale`, in the
+    /// language just chosen).
     pub disclaimer: RwSignal<Option<String>>,
     /// True between the patient's consent answer and the server's notice.
     pub consent_sent: RwSignal<bool>,
     /// The server's answer to a declined consent (carries the clinic's phone).
     pub declined_text: RwSignal<Option<String>>,
-    /// "Your previous chat session ended…", shown until the next consent.
-    pub session_notice: RwSignal<Option<String>>,
+    /// A previous session just ended ("Your previous chat session
+    /// ended…"): said on the consent screen until the next consent.
+    pub session_replaced: RwSignal<bool>,
+    /// A message sent from the consent screen was refused until the patient
+    /// accepts: the consent screen says so in one line.
+    pub consent_hint: RwSignal<bool>,
     /// The transcript, oldest first.
     pub transcript: RwSignal<Vec<Entry>>,
     /// Bumped when a session is replaced; lines with a lower epoch belong to
@@ -219,10 +238,12 @@ impl ChatState {
             screen: RwSignal::new(Screen::Connecting),
             failure: RwSignal::new(None),
             connect_trouble: RwSignal::new(false),
+            locale: RwSignal::new(Locale::En),
             disclaimer: RwSignal::new(None),
             consent_sent: RwSignal::new(false),
             declined_text: RwSignal::new(None),
-            session_notice: RwSignal::new(None),
+            session_replaced: RwSignal::new(false),
+            consent_hint: RwSignal::new(false),
             transcript: RwSignal::new(Vec::new()),
             session_epoch: RwSignal::new(0),
             link: RwSignal::new(LinkStatus::Idle),
@@ -273,12 +294,14 @@ impl ChatState {
     pub fn push_card(
         &self,
         kind: String,
+        category: Option<String>,
         title: String,
         items: Vec<CardItem>,
         actions: Vec<CardAction>,
     ) {
         self.push(EntryKind::Card {
             kind,
+            category,
             title,
             items,
             actions,
@@ -291,6 +314,25 @@ impl ChatState {
     /// Adds a notice line.
     pub fn push_notice(&self, text: String, tone: Tone) {
         self.push(EntryKind::Notice { text, tone });
+    }
+
+    /// Adds a notice of the widget's own, by catalog key.
+    pub fn push_local(&self, key: &'static str) {
+        self.push(EntryKind::Local { key });
+    }
+
+    /// The lines of the session now running (not those of one that ended).
+    /// Reactive.
+    #[must_use]
+    pub fn current_lines(&self) -> Vec<Entry> {
+        let epoch = self.session_epoch.get();
+        self.transcript.with(|lines| {
+            lines
+                .iter()
+                .filter(|line| line.epoch == epoch)
+                .cloned()
+                .collect()
+        })
     }
 
     /// Whether a patient message of the current session awaits its reply.
@@ -313,7 +355,8 @@ impl ChatState {
         self.transcript.set(Vec::new());
         self.disclaimer.set(None);
         self.declined_text.set(None);
-        self.session_notice.set(None);
+        self.session_replaced.set(false);
+        self.consent_hint.set(false);
         self.consent_sent.set(false);
         self.unread.set(0);
     }

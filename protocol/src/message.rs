@@ -41,6 +41,13 @@ pub enum ClientMessage {
         /// The action's `id`, exactly as the card gave it.
         action: String,
     },
+    /// CareChat extension: the patient chose the language of the chat
+    /// (`"en"` or `"es"`). The server answers with `locale`, and replies in
+    /// that language until the patient writes in another one.
+    Locale {
+        /// A language tag the clinic offers: `en` or `es`.
+        locale: String,
+    },
 }
 
 /// One line of a [`ServerMessage::Card`], with the actions that apply to it.
@@ -61,6 +68,23 @@ pub struct CardAction {
     pub id: String,
     /// The button's words.
     pub label: String,
+    /// CareChat extension: a `tel:` or `sms:` link the button opens instead
+    /// of sending `choose` (the emergency card's "Call 988"). Clients show
+    /// any other scheme as a plain label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub href: Option<String>,
+}
+
+impl CardAction {
+    /// A button that sends `choose` with this id.
+    #[must_use]
+    pub fn choose(id: String, label: String) -> Self {
+        Self {
+            id,
+            label,
+            href: None,
+        }
+    }
 }
 
 /// Messages the server sends.
@@ -122,6 +146,21 @@ pub enum ServerMessage {
         items: Vec<CardItem>,
         /// Buttons for the card as a whole; may be empty.
         actions: Vec<CardAction>,
+        /// For `emergency` cards: what the safety screen found
+        /// (`self_harm`, `harm_to_others`, `abuse`, `medical_emergency`,
+        /// `poisoning`); staff see it too. Absent on other cards.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+    },
+    /// CareChat extension: the language of the chat from now on, sent when
+    /// the patient chose one (`locale` from the client) or wrote in another
+    /// one, with the notice in that language so a consent screen can be
+    /// shown again in it.
+    Locale {
+        /// `en` or `es`.
+        locale: String,
+        /// The disclaimer of `welcome`, in this language.
+        disclaimer: String,
     },
     /// Something the client sent could not be acted on.
     Error {
@@ -153,6 +192,7 @@ pub struct AnyServerMessage {
     title: Option<String>,
     items: Option<Vec<CardItem>>,
     actions: Option<Vec<CardAction>>,
+    category: Option<String>,
 }
 
 /// A server message of an unknown type, or missing a field its type needs.
@@ -191,6 +231,11 @@ impl TryFrom<AnyServerMessage> for ServerMessage {
                 title: need(m.title)?,
                 items: m.items.ok_or(UnknownMessage)?,
                 actions: m.actions.ok_or(UnknownMessage)?,
+                category: m.category,
+            },
+            "locale" => Self::Locale {
+                locale: need(m.locale)?,
+                disclaimer: need(m.disclaimer)?,
             },
             "error" => Self::Error {
                 code: need(m.code)?,
@@ -245,12 +290,26 @@ mod tests {
                 items: vec![super::CardItem {
                     title: "Tue 2:30 PM".into(),
                     detail: "Dr. Patel".into(),
-                    actions: vec![super::CardAction {
-                        id: "x1".into(),
-                        label: "Choose".into(),
-                    }],
+                    actions: vec![super::CardAction::choose("x1".into(), "Choose".into())],
                 }],
                 actions: Vec::new(),
+                category: None,
+            },
+            ServerMessage::Card {
+                in_reply_to: "m5".into(),
+                kind: "emergency".into(),
+                title: "Get help now".into(),
+                items: Vec::new(),
+                actions: vec![super::CardAction {
+                    id: "call-988".into(),
+                    label: "Call 988".into(),
+                    href: Some("tel:988".into()),
+                }],
+                category: Some("self_harm".into()),
+            },
+            ServerMessage::Locale {
+                locale: "es".into(),
+                disclaimer: "No es consejo médico.".into(),
             },
         ];
         for message in messages {

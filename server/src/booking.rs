@@ -3,16 +3,21 @@
 //! and saying times the way the clinic's patients read them (in the
 //! clinic's time zone).
 //!
-//! Understanding is deliberately literal: a practitioner named by family
-//! name, a service by a few words per type, a day (today, tomorrow, a
-//! weekday, "next week", 12/3, "Dec 3"), and a part of the day. Anything it
-//! cannot read widens the search rather than guessing.
+//! Understanding is deliberately literal, in English and Spanish: a
+//! practitioner named by family name, a service by a few words per type, a
+//! day (today/hoy, tomorrow/mañana, a weekday/"el martes", "next week"/"la
+//! semana que viene", 12/3, "Dec 3"/"3 de diciembre"), and a part of the day
+//! ("afternoon"/"por la tarde" is after noon and before 5 PM; "mañana" after
+//! "la" or "por la" is the morning, otherwise tomorrow). Anything it cannot
+//! read widens the search rather than guessing. Times are said in the
+//! patient's language ("Tue, Dec 1 · 2:30 PM", "mar 1 dic · 14:30").
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
 use crate::ehr::{Practitioner, Slot, SlotQuery};
-use crate::identity::details::fold;
+use carechat_language::lang::Locale;
+use carechat_language::text;
 
 /// How many slots are offered at once.
 pub const OFFERED: usize = 3;
@@ -24,7 +29,7 @@ const DEFAULT_HORIZON_DAYS: i64 = 21;
 pub enum DayPart {
     /// Before noon.
     Morning,
-    /// Noon to 5 PM.
+    /// After noon (a 12:00 slot is not "afternoon"), before 5 PM.
     Afternoon,
     /// From 5 PM.
     Evening,
@@ -36,7 +41,7 @@ impl DayPart {
         let five = NaiveTime::from_hms_opt(17, 0, 0).unwrap_or(NaiveTime::MIN);
         match self {
             Self::Morning => time < noon,
-            Self::Afternoon => time >= noon && time < five,
+            Self::Afternoon => time > noon && time < five,
             Self::Evening => time >= five,
         }
     }
@@ -62,47 +67,63 @@ const SERVICES: &[(&str, &[&str])] = &[
     (
         "checkup",
         &[
-            "checkup", "check-up", "physical", "annual", "wellness", "check up",
+            "checkup", "check up", "physical", "annual", "wellness", "chequeo", "revision", "examen fisico",
+            "fisico", "anual", "control",
         ],
     ),
-    ("follow-up", &["follow-up", "followup", "follow up"]),
-    ("sick-visit", &["sick visit", "sick-visit", "sick"]),
+    ("follow-up", &["follow up", "followup", "seguimiento"]),
+    ("sick-visit", &["sick visit", "sick", "enfermo", "enferma", "malestar"]),
     (
         "vaccination",
-        &["vaccine", "vaccination", "flu shot", "shot"],
+        &["vaccine", "vaccination", "flu shot", "shot", "vacuna", "vacunas", "vacunacion"],
     ),
 ];
 
 /// Reads a scheduling request. `today` is the clinic's local date.
 #[must_use]
 pub fn understand(text: &str, practitioners: &[Practitioner], today: NaiveDate) -> Wish {
-    let folded = fold(text);
-    let words: Vec<&str> = folded.split(' ').collect();
+    let words = text::words(text);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let mut wish = Wish {
         practitioner_id: practitioners
             .iter()
-            .find(|p| words.contains(&fold(&p.family).as_str()))
+            .find(|p| {
+                let family = text::words(&p.family);
+                !family.is_empty() && words.windows(family.len()).any(|w| w == family.as_slice())
+            })
             .map(|p| p.id.clone()),
         ..Wish::default()
     };
-    let padded = format!(" {folded} ");
+    let padded = format!(" {} ", words.join(" "));
+    let has = |phrase: &str| padded.contains(&format!(" {phrase} "));
     wish.service = SERVICES
         .iter()
-        .find(|(_, names)| names.iter().any(|n| padded.contains(&format!(" {n} "))))
+        .find(|(_, names)| names.iter().any(|n| has(n)))
         .map(|(code, _)| (*code).to_owned());
-    wish.part = if words.contains(&"morning") {
+    // "mañana" is the morning after an article ("por la mañana", "en la
+    // mañana"), and tomorrow otherwise ("mañana a las 3").
+    let morning_es = ["la manana", "las mananas"].iter().any(|p| has(p));
+    let tomorrow_es = words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| *w == "manana" && !matches!(i.checked_sub(1).map(|j| words[j]), Some("la" | "las")));
+    wish.part = if has("morning") || morning_es {
         Some(DayPart::Morning)
-    } else if words.contains(&"afternoon") {
+    } else if has("afternoon") || has("la tarde") || has("las tardes") {
         Some(DayPart::Afternoon)
-    } else if words.contains(&"evening") {
+    } else if has("evening") || has("la noche") || has("las noches") {
         Some(DayPart::Evening)
     } else {
         None
     };
-    let next = words.contains(&"next");
-    if words.contains(&"today") {
+    let next_week = (has("next") && has("week"))
+        || has("semana que viene")
+        || has("proxima semana")
+        || has("semana proxima")
+        || has("siguiente semana");
+    if has("today") || has("hoy") {
         wish.day = Some(today);
-    } else if words.contains(&"tomorrow") {
+    } else if has("tomorrow") || tomorrow_es {
         wish.day = today.succ_opt();
     } else if let Some(weekday) = words.iter().find_map(|w| weekday(w)) {
         let ahead = (i64::from(weekday.num_days_from_monday())
@@ -112,11 +133,11 @@ pub fn understand(text: &str, practitioners: &[Practitioner], today: NaiveDate) 
         // the one in the coming week, never today.
         let ahead = if ahead == 0 { 7 } else { ahead };
         wish.day = Some(today + Duration::days(ahead));
-    } else if next && words.contains(&"week") {
+    } else if next_week {
         let to_monday = 7 - i64::from(today.weekday().num_days_from_monday());
         wish.day = Some(today + Duration::days(to_monday));
         wish.whole_week = true;
-    } else if let Some(day) = explicit_date(&words, today) {
+    } else if let Some(day) = explicit_date(text, today) {
         wish.day = Some(day);
     }
     wish
@@ -131,20 +152,34 @@ fn weekday(word: &str) -> Option<Weekday> {
         "friday" | "fri" => Weekday::Fri,
         "saturday" | "sat" => Weekday::Sat,
         "sunday" | "sun" => Weekday::Sun,
+        "lunes" => Weekday::Mon,
+        "martes" => Weekday::Tue,
+        "miercoles" => Weekday::Wed,
+        "jueves" => Weekday::Thu,
+        "viernes" => Weekday::Fri,
+        "sabado" => Weekday::Sat,
+        "domingo" => Weekday::Sun,
         _ => return None,
     })
 }
 
 /// "12/3", "dec 3", "3 december": the next such date from today.
-fn explicit_date(words: &[&str], today: NaiveDate) -> Option<NaiveDate> {
+fn explicit_date(text: &str, today: NaiveDate) -> Option<NaiveDate> {
     const MONTHS: &[&str] = &[
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "ene",
+        "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
     ];
+    // Words as typed but folded, keeping the slash of "12/3".
+    let folded = text::fold(text);
+    let words: Vec<&str> = folded
+        .split(|c: char| !(c.is_alphanumeric() || c == '/'))
+        .filter(|w| !w.is_empty() && *w != "de")
+        .collect();
     let month = |w: &str| {
         (w.len() >= 3)
             .then(|| MONTHS.iter().position(|m| w.starts_with(m)))
             .flatten()
-            .and_then(|i| u32::try_from(i + 1).ok())
+            .and_then(|i| u32::try_from(i % 12 + 1).ok())
     };
     let day = |w: &str| {
         w.trim_end_matches(|c: char| c.is_ascii_alphabetic())
@@ -238,22 +273,65 @@ pub fn pick(slots: &[Slot], wish: &Wish, tz: Tz) -> Vec<Slot> {
     chosen
 }
 
-/// "Tue, Dec 1 · 2:30 PM" in the clinic's time zone.
+const DAYS_ES: [&str; 7] = ["lun", "mar", "mié", "jue", "vie", "sáb", "dom"];
+const DAYS_ES_LONG: [&str; 7] = [
+    "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
+];
+const MONTHS_ES: [&str; 12] = [
+    "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic",
+];
+const MONTHS_ES_LONG: [&str; 12] = [
+    "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+    "octubre", "noviembre", "diciembre",
+];
+
+/// A visit's time in the clinic's time zone, as the patient's language
+/// writes it: "Tue, Dec 1 · 2:30 PM", "mar 1 dic · 14:30".
 #[must_use]
-pub fn when(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz)
-        .format("%a, %b %-d · %-I:%M %p")
-        .to_string()
+pub fn when(at: DateTime<Utc>, tz: Tz, locale: Locale) -> String {
+    let local = at.with_timezone(&tz);
+    match locale {
+        Locale::En => local.format("%a, %b %-d · %-I:%M %p").to_string(),
+        Locale::Es => format!(
+            "{} {} {} · {}",
+            DAYS_ES[local.weekday().num_days_from_monday() as usize],
+            local.day(),
+            MONTHS_ES[local.month0() as usize],
+            local.format("%H:%M")
+        ),
+    }
 }
 
-/// A service code in words ("sick-visit" → "Sick visit").
+/// A long form of the day, for sentences: "Tuesday, December 1" or "martes
+/// 1 de diciembre".
 #[must_use]
-pub fn service_name(code: &str) -> String {
-    let spaced = code.replace('-', " ");
-    let mut chars = spaced.chars();
-    chars.next().map_or_else(String::new, |c| {
-        c.to_uppercase().collect::<String>() + chars.as_str()
-    })
+pub fn day_long(at: DateTime<Utc>, tz: Tz, locale: Locale) -> String {
+    let local = at.with_timezone(&tz);
+    match locale {
+        Locale::En => local.format("%A, %B %-d").to_string(),
+        Locale::Es => format!(
+            "{} {} de {}",
+            DAYS_ES_LONG[local.weekday().num_days_from_monday() as usize],
+            local.day(),
+            MONTHS_ES_LONG[local.month0() as usize]
+        ),
+    }
+}
+
+/// A short date without a year: "Dec 3", "3 dic".
+#[must_use]
+pub fn short_date(date: NaiveDate, locale: Locale) -> String {
+    match locale {
+        Locale::En => date.format("%b %-d").to_string(),
+        Locale::Es => format!("{} {}", date.day(), MONTHS_ES[date.month0() as usize]),
+    }
+}
+
+/// The catalog key of a service type's name (`service-checkup`); a code
+/// the catalog does not know is shown as it is.
+#[must_use]
+pub fn service_key(code: &str) -> String {
+    format!("service-{code}")
 }
 
 #[cfg(test)]
@@ -315,6 +393,33 @@ mod tests {
     }
 
     #[test]
+    fn reads_spanish_requests() {
+        let p = practitioners();
+        let wish = understand("una consulta con el Dr. Chen el martes por la tarde", &p, today());
+        assert_eq!(wish.practitioner_id.as_deref(), Some("pr-chen"));
+        assert_eq!(wish.day, NaiveDate::from_ymd_opt(2026, 11, 24));
+        assert_eq!(wish.part, Some(DayPart::Afternoon));
+        let day = |t: &str| understand(t, &p, today()).day;
+        assert_eq!(day("mañana por la mañana"), NaiveDate::from_ymd_opt(2026, 11, 24));
+        assert_eq!(understand("mañana por la mañana", &p, today()).part, Some(DayPart::Morning));
+        assert_eq!(day("el 3 de diciembre"), NaiveDate::from_ymd_opt(2026, 12, 3));
+        assert_eq!(day("el miércoles"), NaiveDate::from_ymd_opt(2026, 11, 25));
+        assert!(understand("la semana que viene", &p, today()).whole_week);
+        assert_eq!(
+            understand("quiero un chequeo", &p, today()).service.as_deref(),
+            Some("checkup")
+        );
+    }
+
+    #[test]
+    fn afternoon_means_after_noon() {
+        let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap();
+        assert!(!DayPart::Afternoon.contains(noon));
+        assert!(DayPart::Morning.contains(NaiveTime::from_hms_opt(11, 30, 0).unwrap()));
+        assert!(DayPart::Afternoon.contains(NaiveTime::from_hms_opt(12, 30, 0).unwrap()));
+    }
+
+    #[test]
     fn picks_at_most_three_in_the_part_of_day_asked_for() {
         let tz: Tz = "America/Chicago".parse().unwrap();
         let slot = |id: &str, h: u32, d: u32| Slot {
@@ -346,6 +451,8 @@ mod tests {
         };
         let picked: Vec<String> = pick(&slots, &wish, tz).into_iter().map(|s| s.id).collect();
         assert_eq!(picked, ["b", "c", "d"]);
-        assert_eq!(when(slots[1].start, tz), "Tue, Nov 24 · 1:00 PM");
+        assert_eq!(when(slots[1].start, tz, Locale::En), "Tue, Nov 24 · 1:00 PM");
+        assert_eq!(when(slots[1].start, tz, Locale::Es), "mar 24 nov · 13:00");
+        assert_eq!(day_long(slots[1].start, tz, Locale::Es), "martes 24 de noviembre");
     }
 }

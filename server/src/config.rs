@@ -166,6 +166,47 @@ pub struct Clinic {
     /// which appointment times are read and shown. UTC when unset.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// The notice in Spanish, shown to patients who chat in Spanish. The
+    /// catalog's general Spanish notice when unset.
+    #[serde(default)]
+    pub disclaimer_es: Option<String>,
+    /// The nurse line crisis and advice replies offer; `phone` when unset.
+    #[serde(default)]
+    pub nurse_line: Option<String>,
+    /// The numbers emergency guidance gives (US national lines unless the
+    /// clinic sets its own).
+    #[serde(default)]
+    pub crisis_lines: CrisisLines,
+}
+
+/// The numbers emergency guidance names, as people write them ("911",
+/// "1-800-799-7233"); the chat turns each into a tap-to-call button.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrisisLines {
+    /// Emergency services.
+    pub emergency: String,
+    /// The suicide and crisis line (call or text; Spanish by pressing 2, or
+    /// texting AYUDA).
+    pub crisis: String,
+    /// The Crisis Text Line (text HOME; HOLA in Spanish).
+    pub crisis_text_line: String,
+    /// The National Domestic Violence Hotline.
+    pub domestic_violence: String,
+    /// Poison Control.
+    pub poison_control: String,
+}
+
+impl Default for CrisisLines {
+    fn default() -> Self {
+        Self {
+            emergency: "911".to_owned(),
+            crisis: "988".to_owned(),
+            crisis_text_line: "741741".to_owned(),
+            domestic_violence: "1-800-799-7233".to_owned(),
+            poison_control: "1-800-222-1222".to_owned(),
+        }
+    }
 }
 
 /// TLS certificate and key files (PEM).

@@ -12,11 +12,14 @@
 //! - [`sessions`]: live sessions and their idle/absolute limits.
 //! - [`rate_limit`]: per-address handshake limits.
 //! - [`conversation`]: what happens to each patient message, in order:
-//!   consent, safety, understanding, answer.
+//!   safety, consent, language, verification, understanding, answer.
 //! - [`consent`]: the consent states and the record of accepted consents.
-//! - [`safety`]: crisis, emergency and medical-advice screening.
-//! - [`nlu`]: matching free text (typos, paraphrase) to the clinic's FAQ.
-//! - [`knowledge`]: the clinic's FAQ content and its checks.
+//! - [`i18n`]: the message catalog (Project Fluent), English and Spanish:
+//!   every word a patient reads, the widget's included.
+//! - [`knowledge`]: the clinic's FAQ content and its checks (from the
+//!   `carechat-language` crate, which also owns text normalisation, the
+//!   safety screen, language detection and the intent model: pure code,
+//!   no I/O, in `server/language/`).
 //! - [`web`]: loader, embed page, static assets, security headers, demo site.
 //! - [`identity`]: verifying who a patient is (details, one-time codes,
 //!   lockout) and delivering codes (SMS, email, development outbox).
@@ -37,18 +40,18 @@ pub mod config;
 pub mod consent;
 pub mod conversation;
 pub mod ehr;
+pub mod i18n;
 pub mod identity;
-pub mod knowledge;
-pub mod nlu;
 pub mod phi;
 pub mod rate_limit;
 pub mod records;
-pub mod safety;
 pub mod server_key;
 pub mod sessions;
 pub mod store;
 pub mod transport;
 pub mod web;
+
+pub use carechat_language::knowledge;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -145,7 +148,8 @@ impl AppState {
             records,
             store.clone(),
             clock,
-        );
+        )
+        .context("the built-in intents could not be loaded")?;
         Ok(Self {
             config,
             identity,

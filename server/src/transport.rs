@@ -314,6 +314,7 @@ impl Connection {
                 }
                 if !session.welcomed {
                     session.welcomed = true;
+                    session.chat.locale = self.app.conversation.default_locale();
                     let welcome = self.app.conversation.welcome();
                     if let Err(stop) = self.deliver(&mut session, welcome).await {
                         return stop;

@@ -13,21 +13,26 @@ use super::header::Header;
 use super::link_status::LinkStatusBanner;
 use super::safety_line::SafetyLine;
 use crate::connection::{ChatHandle, Connection};
-use crate::embed::{EmbedConfig, EmbedError};
+use crate::embed::{self, EmbedConfig, EmbedError};
 use crate::host::{HostBridge, HostCommand, HostEvent};
+use crate::i18n::I18n;
 use crate::state::{ChatState, Failure, Screen};
 
 /// The id of the mount element in `index.html`; it carries `data-state`.
 pub const ROOT_ID: &str = "carechat-root";
 
-/// The whole widget: reads the embed page's metas, starts the connection
-/// (unless the pinned identity key is missing or invalid), wires the host
-/// page's open/close events, and shows the current screen between the header
-/// and the permanent safety line.
+/// The whole widget: reads the embed page's metas and strings, starts the
+/// connection (unless the pinned identity key is missing or invalid), wires
+/// the host page's open/close events, keeps the page's language (`lang` on
+/// `<html>` and `#carechat-root`, the title) in step with the locale, and
+/// shows the current screen between the header and the permanent safety
+/// line.
 #[component]
 pub fn App() -> impl IntoView {
     let config = EmbedConfig::from_document();
     let ui = ChatState::new();
+    ui.locale.set(config.locale);
+    let i18n = I18n::new(ui.locale, embed::strings_from_document());
     let bridge = HostBridge::new(config.host_origin.clone());
 
     let chat = match &config.identity {
@@ -47,10 +52,30 @@ pub fn App() -> impl IntoView {
     };
     provide_context(ui);
     provide_context(chat);
+    provide_context(i18n);
     provide_context(bridge.clone());
 
-    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-        document.set_title(&format!("Chat: {}", config.clinic_name));
+    {
+        let clinic_name = config.clinic_name.clone();
+        Effect::new(move |_| {
+            let locale = ui.locale.get().as_str();
+            let name = if clinic_name.is_empty() {
+                i18n.t("clinic-fallback")
+            } else {
+                clinic_name.clone()
+            };
+            let title = format!("{}: {name}", i18n.t("page-title"));
+            let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+                return;
+            };
+            document.set_title(&title);
+            for element in [document.document_element(), document.get_element_by_id(ROOT_ID)]
+                .into_iter()
+                .flatten()
+            {
+                let _ = element.set_attribute("lang", locale);
+            }
+        });
     }
 
     // Only a real change of screen re-renders (and re-focuses) it.
@@ -113,7 +138,7 @@ pub fn App() -> impl IntoView {
                 {move || (screen.get() == Screen::Ended).then(|| view! { <EndedScreen/> })}
                 {move || {
                     matches!(screen.get(), Screen::IdentityFailed | Screen::Error)
-                        .then(|| view! { <FailureScreen clinic_name=config.clinic_name.clone()/> })
+                        .then(|| view! { <FailureScreen/> })
                 }}
             </main>
             <SafetyLine/>

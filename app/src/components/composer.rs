@@ -4,21 +4,28 @@ use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 
 use crate::connection::{ChatHandle, SayError};
+use crate::i18n::I18n;
 use crate::state::ChatState;
 
 /// Longest message the box accepts, in characters. Even all-escaped it stays
 /// far below the 16 KiB a frame may carry.
 const MAX_CHARS: usize = 2000;
 
-/// A labelled text box and a Send button. Enter sends, Shift+Enter starts a
-/// new line. While a reply is awaited the button reads "Sending…" and does
-/// nothing (it stays focusable); the patient may keep typing.
+/// A labelled text box and a Send button, on the chat screen and on the
+/// consent screen (where a patient in trouble can write before accepting).
+/// Enter sends, Shift+Enter starts a new line. While a reply is awaited the
+/// button reads "Sending…" and does nothing (it stays focusable); the
+/// patient may keep typing.
 #[component]
-pub fn Composer() -> impl IntoView {
+pub fn Composer(
+    /// The catalog key of the box's label.
+    label: &'static str,
+) -> impl IntoView {
     let ui = expect_context::<ChatState>();
     let chat = expect_context::<ChatHandle>();
+    let i18n = expect_context::<I18n>();
     let draft = RwSignal::new(String::new());
-    let problem = RwSignal::new(None::<&'static str>);
+    let too_long = RwSignal::new(false);
     let busy = Memo::new(move |_| ui.awaiting_reply());
 
     let submit = move || {
@@ -28,11 +35,9 @@ pub fn Composer() -> impl IntoView {
         match chat.say(&draft.get_untracked()) {
             Ok(()) => {
                 draft.set(String::new());
-                problem.set(None);
+                too_long.set(false);
             }
-            Err(SayError::TooLong) => {
-                problem.set(Some("That message is too long. Please shorten it."))
-            }
+            Err(SayError::TooLong) => too_long.set(true),
             Err(SayError::Empty | SayError::NotReady) => {}
         }
     };
@@ -45,7 +50,7 @@ pub fn Composer() -> impl IntoView {
 
     view! {
         <div class="cc-composer">
-            <label for="cc-input" class="cc-label">"Your message"</label>
+            <label for="cc-input" class="cc-label">{i18n.text(label)}</label>
             <div class="cc-compose-row">
                 <textarea
                     id="cc-input"
@@ -66,11 +71,11 @@ pub fn Composer() -> impl IntoView {
                     aria-disabled=move || busy.get().to_string()
                     on:click=move |_| submit()
                 >
-                    {move || if busy.get() { "Sending…" } else { "Send" }}
+                    {move || i18n.t(if busy.get() { "composer-sending" } else { "composer-send" })}
                 </button>
             </div>
             <p id="cc-compose-help" class="cc-hint">
-                {move || problem.get().unwrap_or("Enter to send, Shift+Enter for a new line.")}
+                {move || i18n.t(if too_long.get() { "composer-too-long" } else { "composer-help" })}
             </p>
         </div>
     }

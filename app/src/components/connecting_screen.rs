@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::I18n;
 use crate::state::ChatState;
 
 /// Shown while the widget makes a secure session with the server, and while
@@ -9,21 +10,16 @@ use crate::state::ChatState;
 #[component]
 pub fn ConnectingScreen() -> impl IntoView {
     let ui = expect_context::<ChatState>();
+    let i18n = expect_context::<I18n>();
     view! {
         <section class="cc-screen cc-connecting" aria-labelledby="cc-connecting-title">
             <div class="cc-spinner cc-spinner-large" aria-hidden="true"></div>
-            <h2 id="cc-connecting-title" class="cc-title">"Connecting securely…"</h2>
+            <h2 id="cc-connecting-title" class="cc-title">{i18n.text("connecting-title")}</h2>
             <div role="status">
                 {move || {
                     ui.connect_trouble
                         .get()
-                        .then(|| {
-                            view! {
-                                <p class="cc-notice">
-                                    "Still trying to reach the clinic's chat. If you need help now, please call the clinic."
-                                </p>
-                            }
-                        })
+                        .then(|| view! { <p class="cc-notice">{i18n.t("connecting-trouble")}</p> })
                 }}
             </div>
         </section>

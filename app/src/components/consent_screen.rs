@@ -2,34 +2,43 @@
 
 use leptos::prelude::*;
 
+use super::composer::Composer;
+use super::consent_exchange::ConsentExchange;
 use crate::connection::ChatHandle;
+use crate::i18n::I18n;
 use crate::state::ChatState;
 
-/// The server's disclaimer (from `welcome`) with Accept and Decline. Nothing
-/// the patient types is sent before they accept. If a previous session just
-/// ended, says so above the notice. Focus starts on the heading so a screen
-/// reader reads the notice from the top.
+/// The server's disclaimer (from `welcome`, or from `locale` after a
+/// language switch) with Accept and Decline, and a message box for a patient
+/// who is in trouble now ("In an emergency? Tell us here, or call 911"):
+/// the server answers a crisis before any consent, and that answer shows
+/// here, above the buttons ([`ConsentExchange`]). Anything else the patient
+/// types waits for their consent. If a previous session just ended, says so
+/// above the notice. Focus starts on the heading so a screen reader reads
+/// the notice from the top.
 #[component]
 pub fn ConsentScreen() -> impl IntoView {
     let ui = expect_context::<ChatState>();
     let chat = expect_context::<ChatHandle>();
+    let i18n = expect_context::<I18n>();
     let busy = move || ui.consent_sent.get();
     super::focus_soon(".cc-consent [data-autofocus]");
 
     view! {
         <section class="cc-screen cc-consent" aria-labelledby="cc-consent-title">
             {move || {
-                ui.session_notice
+                ui.session_replaced
                     .get()
-                    .map(|text| view! { <p class="cc-notice" role="status">{text}</p> })
+                    .then(|| view! { <p class="cc-notice" role="status">{i18n.t("session-replaced")}</p> })
             }}
             <h2 id="cc-consent-title" class="cc-title" tabindex="-1" data-autofocus="">
-                "Before we start"
+                {i18n.text("consent-title")}
             </h2>
-            <div class="cc-disclaimer" tabindex="0" aria-label="Notice">
+            <div class="cc-disclaimer" tabindex="0" aria-label=i18n.text("consent-notice-label")>
                 {move || ui.disclaimer.get().unwrap_or_default()}
             </div>
-            <p class="cc-question">"Do you agree to chat on these terms?"</p>
+            <ConsentExchange/>
+            <p class="cc-question">{i18n.text("consent-question")}</p>
             <div class="cc-actions">
                 <button
                     type="button"
@@ -41,7 +50,7 @@ pub fn ConsentScreen() -> impl IntoView {
                         }
                     }
                 >
-                    "Accept"
+                    {i18n.text("consent-accept")}
                 </button>
                 <button
                     type="button"
@@ -53,12 +62,13 @@ pub fn ConsentScreen() -> impl IntoView {
                         }
                     }
                 >
-                    "Decline"
+                    {i18n.text("consent-decline")}
                 </button>
             </div>
             <p class="cc-hint" role="status">
-                {move || if busy() { "Sending your answer…" } else { "" }}
+                {move || busy().then(|| i18n.t("consent-sending"))}
             </p>
+            <Composer label="consent-message-label"/>
         </section>
     }
 }

@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 
+use super::linked_text::LinkedText;
 use crate::connection::ChatHandle;
+use crate::i18n::I18n;
 use crate::state::{ChatState, Failure};
 
 /// Explains why the chat stopped and what to do instead. For an identity
@@ -10,46 +12,31 @@ use crate::state::{ChatState, Failure};
 /// good: there is deliberately no "try again". The message is `role="alert"`
 /// and carries `.cc-error` for tests.
 #[component]
-pub fn FailureScreen(
-    /// The clinic's display name, to say whom to call.
-    clinic_name: String,
-) -> impl IntoView {
+pub fn FailureScreen() -> impl IntoView {
     let ui = expect_context::<ChatState>();
     let chat = expect_context::<ChatHandle>();
+    let i18n = expect_context::<I18n>();
     let failure = ui.failure.get_untracked().unwrap_or(Failure::Refused);
     super::focus_soon(".cc-failure [data-autofocus]");
 
     let (title, body) = match failure {
-        Failure::IdentityNotVerified => (
-            "This chat has stopped for your safety",
-            format!(
-                "We could not verify that this chat is connected to {clinic_name}'s secure \
-                 server, so it has stopped to protect your information. Nothing you type here \
-                 will be sent. Please call the clinic instead."
-            ),
-        ),
-        Failure::MissingIdentityKey | Failure::InvalidIdentityKey => (
-            "The chat is not available",
-            "This chat is not set up correctly, so it cannot start securely. Please call the \
-             clinic instead."
-                .to_owned(),
-        ),
-        Failure::Refused => (
-            "The chat could not start",
-            "The clinic's chat service could not start a secure session. You can try again, or \
-             call the clinic."
-                .to_owned(),
-        ),
+        Failure::IdentityNotVerified => ("failure-identity-title", "failure-identity-body"),
+        Failure::MissingIdentityKey | Failure::InvalidIdentityKey => {
+            ("failure-setup-title", "failure-setup-body")
+        }
+        Failure::Refused => ("failure-refused-title", "failure-refused-body"),
     };
 
     view! {
         <section class="cc-screen cc-failure" aria-labelledby="cc-failure-title">
             <div class="cc-error" role="alert">
                 <h2 id="cc-failure-title" class="cc-title" tabindex="-1" data-autofocus="">
-                    {title}
+                    {i18n.text(title)}
                 </h2>
-                <p>{body}</p>
-                <p class="cc-emergency">"In an emergency, call 911."</p>
+                <p>{i18n.text(body)}</p>
+                <p class="cc-emergency">
+                    <LinkedText text=Signal::derive(move || i18n.t_or("failure-emergency", "911"))/>
+                </p>
             </div>
             {failure
                 .retryable()
@@ -57,7 +44,7 @@ pub fn FailureScreen(
                     view! {
                         <div class="cc-actions">
                             <button type="button" class="cc-retry cc-primary" on:click=move |_| chat.start()>
-                                "Try again"
+                                {i18n.text("failure-retry")}
                             </button>
                         </div>
                     }

@@ -2,34 +2,47 @@
 
 use leptos::prelude::*;
 
+use super::language_button::LanguageButton;
 use crate::connection::ChatHandle;
 use crate::host::{HostBridge, HostEvent};
+use crate::i18n::I18n;
 use crate::state::ChatState;
 
-/// The clinic's name, "End chat" (while there is a session to end) and the
-/// minimize button, which asks the host page to hide the iframe.
+/// The clinic's name, the language button, "End chat" (while there is a
+/// session to end) and the minimize button, which asks the host page to
+/// hide the iframe.
 #[component]
 pub fn Header(
-    /// The clinic's display name from the embed page.
+    /// The clinic's display name from the embed page; empty for none.
     clinic_name: String,
 ) -> impl IntoView {
     let ui = expect_context::<ChatState>();
     let chat = expect_context::<ChatHandle>();
     let bridge = expect_context::<HostBridge>();
+    let i18n = expect_context::<I18n>();
     let can_end = move || ui.screen.get().has_session();
+    let minimize = i18n.text("header-minimize");
+    let name = move || {
+        if clinic_name.is_empty() {
+            i18n.t("clinic-fallback")
+        } else {
+            clinic_name.clone()
+        }
+    };
 
     view! {
         <header class="cc-header">
             <div class="cc-heading">
-                <h1 class="cc-clinic">{clinic_name}</h1>
-                <p class="cc-subtitle">"Secure chat"</p>
+                <h1 class="cc-clinic">{name}</h1>
+                <p class="cc-subtitle">{i18n.text("header-subtitle")}</p>
             </div>
+            <LanguageButton/>
             {move || {
                 can_end()
                     .then(|| {
                         view! {
                             <button type="button" class="cc-end" on:click=move |_| chat.end()>
-                                "End chat"
+                                {i18n.text("header-end")}
                             </button>
                         }
                     })
@@ -37,8 +50,8 @@ pub fn Header(
             <button
                 type="button"
                 class="cc-minimize"
-                aria-label="Minimize chat"
-                title="Minimize chat"
+                aria-label=minimize
+                title=minimize
                 on:click=move |_| bridge.post(HostEvent::Close)
             >
                 <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">

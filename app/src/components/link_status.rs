@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::I18n;
 use crate::state::{ChatState, LinkStatus};
 
 /// "Reconnecting…" while a dropped connection is being restored. The live
@@ -10,6 +11,7 @@ use crate::state::{ChatState, LinkStatus};
 #[component]
 pub fn LinkStatusBanner() -> impl IntoView {
     let ui = expect_context::<ChatState>();
+    let i18n = expect_context::<I18n>();
     let reconnecting =
         move || ui.link.get() == LinkStatus::Reconnecting && ui.screen.get().has_session();
     view! {
@@ -20,7 +22,7 @@ pub fn LinkStatusBanner() -> impl IntoView {
                         view! {
                             <p class="cc-link-status">
                                 <span class="cc-spinner" aria-hidden="true"></span>
-                                "Reconnecting… Your messages will be sent when the connection is back."
+                                {i18n.t("link-reconnecting")}
                             </p>
                         }
                     })

@@ -2,30 +2,47 @@
 
 use leptos::prelude::*;
 
+use super::linked_text::LinkedText;
+use crate::i18n::I18n;
 use crate::state::{ChatState, Delivery, Entry, EntryKind, Tone};
+
+/// How a line's text is shown.
+enum Words {
+    /// As typed (the patient's own words).
+    Plain,
+    /// With phone numbers as tap-to-call links (the clinic's words).
+    Linked,
+    /// A catalog key, shown in the current language.
+    Catalog(&'static str),
+}
 
 /// A patient message, a clinic reply, or a notice, as one `<li>` whose class
 /// and attributes say which. Escalated replies (emergency guidance, staff
 /// handoff) look different and are announced assertively (`role="alert"`).
 /// Lines from a session that has ended are marked `.cc-msg-previous`. Text
-/// is always rendered as text, never as HTML.
+/// is always rendered as text, never as HTML; in the clinic's lines and in
+/// notices, phone numbers are tap-to-call links.
 #[component]
 pub fn MessageLine(
     /// The line to show.
     entry: Entry,
 ) -> impl IntoView {
     let ui = expect_context::<ChatState>();
+    let i18n = expect_context::<I18n>();
     let epoch = entry.epoch;
     let previous = move || epoch < ui.session_epoch.get();
 
-    let (base, who, text, intent, escalated, status) = match entry.kind {
+    // (classes, screen-reader prefix key, text, intent, escalated, status,
+    // how the text is shown)
+    let (base, who, text, intent, escalated, status, how) = match entry.kind {
         EntryKind::Patient { text, status } => (
             "cc-msg cc-msg-patient",
-            "You: ",
+            "msg-you",
             text,
             None,
             None,
             Some(status),
+            Words::Plain,
         ),
         EntryKind::Clinic {
             text,
@@ -33,27 +50,47 @@ pub fn MessageLine(
             escalated: true,
         } => (
             "cc-msg cc-msg-clinic cc-msg-escalated",
-            "Urgent, clinic: ",
+            "msg-urgent",
             text,
             Some(intent),
             Some("true"),
             None,
+            Words::Linked,
         ),
         EntryKind::Clinic { text, intent, .. } => (
             "cc-msg cc-msg-clinic",
-            "Clinic: ",
+            "msg-clinic",
             text,
             Some(intent),
             Some("false"),
             None,
+            Words::Linked,
         ),
         EntryKind::Notice {
             text,
             tone: Tone::Info,
-        } => ("cc-notice", "", text, None, None, None),
-        EntryKind::Notice { text, .. } => ("cc-notice cc-notice-error", "", text, None, None, None),
+        } => ("cc-notice", "", text, None, None, None, Words::Linked),
+        EntryKind::Notice { text, .. } => (
+            "cc-notice cc-notice-error",
+            "",
+            text,
+            None,
+            None,
+            None,
+            Words::Linked,
+        ),
+        // The widget's own notices follow the language switch.
+        EntryKind::Local { key } => (
+            "cc-notice",
+            "",
+            String::new(),
+            None,
+            None,
+            None,
+            Words::Catalog(key),
+        ),
         // Rendered by `CardLine`; never reaches here.
-        EntryKind::Card { title, .. } => ("cc-notice", "", title, None, None, None),
+        EntryKind::Card { title, .. } => ("cc-notice", "", title, None, None, None, Words::Plain),
     };
     let status_text = status.clone();
     let class = move || {
@@ -65,16 +102,22 @@ pub fn MessageLine(
     };
     let meta = move || {
         let delivery = match status_text.as_ref().map(|s| s.get()) {
-            Some(Delivery::Sending) => "Sending…",
-            Some(Delivery::Failed) => "Not delivered",
-            Some(Delivery::Answered) | None => "",
+            Some(Delivery::Sending) => i18n.t("msg-sending"),
+            Some(Delivery::Failed) => i18n.t("msg-failed"),
+            Some(Delivery::Answered) | None => String::new(),
         };
-        let session = if previous() {
-            " (previous session)"
+        if previous() {
+            format!("{delivery} {}", i18n.t("msg-previous"))
+                .trim_start()
+                .to_owned()
         } else {
-            ""
-        };
-        format!("{delivery}{session}")
+            delivery
+        }
+    };
+    let plain = matches!(how, Words::Plain);
+    let words = match how {
+        Words::Catalog(key) => Signal::derive(i18n.text(key)),
+        Words::Linked | Words::Plain => Signal::stored(text),
     };
 
     view! {
@@ -83,12 +126,15 @@ pub fn MessageLine(
             data-status=move || status.as_ref().map(|s| s.get().as_str())
             data-intent=intent
             data-escalated=escalated
+            data-important=move || (escalated == Some("true")).then(|| i18n.t("msg-important"))
         >
             // The alert role sits inside the item: on the <li> itself it
             // would replace the list-item role the <ol> requires.
             <div class="cc-said" role=(escalated == Some("true")).then_some("alert")>
-                <span class="cc-sr-only">{who}</span>
-                <p class="cc-text">{text}</p>
+                <span class="cc-sr-only">{move || (!who.is_empty()).then(|| i18n.t(who) + " ")}</span>
+                <p class="cc-text">
+                    <LinkedText text=words plain=plain/>
+                </p>
             </div>
             <p class="cc-meta">{meta}</p>
         </li>

@@ -1,8 +1,10 @@
 //! The widget's components, one per file. [`app::App`] is the root; it reads
 //! the embed page, makes the connection, and switches between the screens.
 //!
-//! Components read [`crate::state::ChatState`], [`crate::connection::ChatHandle`]
-//! and [`crate::host::HostBridge`] from context. No component decides
+//! Components read [`crate::state::ChatState`], [`crate::connection::ChatHandle`],
+//! [`crate::i18n::I18n`] and [`crate::host::HostBridge`] from context. Every
+//! word a component shows is looked up by key through `I18n` (none is in
+//! the code), inside a closure, so a language switch re-renders it. No component decides
 //! anything about the conversation: they show what the server sent and pass
 //! the patient's actions to the connection. No inline `style` anywhere (the
 //! embed page's CSP forbids it): looks come from classes in `style/widget.css`.
@@ -12,13 +14,17 @@ pub mod card_line;
 pub mod chat_screen;
 pub mod composer;
 pub mod connecting_screen;
+pub mod consent_exchange;
 pub mod consent_screen;
 pub mod declined_screen;
 pub mod ended_screen;
 pub mod failure_screen;
 pub mod header;
+pub mod language_button;
 pub mod link_status;
+pub mod linked_text;
 pub mod message_line;
+pub mod message_list;
 pub mod safety_line;
 pub mod transcript;
 

@@ -2,19 +2,21 @@
 
 use leptos::prelude::*;
 
+use super::linked_text::LinkedText;
+use crate::i18n::I18n;
+
 /// The words that are on screen whatever else is: the chat is not medical
-/// advice, and where to turn in an emergency or a mental health crisis. The
-/// widget always shows them, whatever the server's disclaimer says.
+/// advice, and where to turn in an emergency or a mental health crisis, with
+/// 911 and 988 as tap-to-call links. The widget always shows them, whatever
+/// the server's disclaimer says; if the page brought no strings at all it
+/// still shows the two numbers.
 #[component]
 pub fn SafetyLine() -> impl IntoView {
+    let i18n = expect_context::<I18n>();
     view! {
         <footer class="cc-safety">
             <p>
-                "Not medical advice. In an emergency call "
-                <a href="tel:911">"911"</a>
-                ". For a mental health crisis call or text "
-                <a href="tel:988">"988"</a>
-                "."
+                <LinkedText text=Signal::derive(move || i18n.t_or("safety-line", "911 · 988"))/>
             </p>
         </footer>
     }

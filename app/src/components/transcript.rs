@@ -1,12 +1,11 @@
 //! The transcript.
 
-use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 
-use super::card_line::CardLine;
-use super::message_line::MessageLine;
-use crate::state::{ChatState, EntryKind};
+use super::message_list::MessageList;
+use crate::i18n::I18n;
+use crate::state::ChatState;
 
 /// Every line of the conversation, oldest first, as a polite live log that
 /// keeps itself scrolled to the newest line. It is focusable so keyboard
@@ -14,6 +13,7 @@ use crate::state::{ChatState, EntryKind};
 #[component]
 pub fn Transcript() -> impl IntoView {
     let ui = expect_context::<ChatState>();
+    let i18n = expect_context::<I18n>();
     let log = NodeRef::<html::Div>::new();
 
     let length = Memo::new(move |_| ui.transcript.with(Vec::len));
@@ -35,41 +35,14 @@ pub fn Transcript() -> impl IntoView {
             role="log"
             aria-live="polite"
             aria-relevant="additions"
-            aria-label="Messages"
+            aria-label=i18n.text("transcript-label")
             tabindex="0"
         >
             {move || {
                 (length.get() == 0)
-                    .then(|| {
-                        view! {
-                            <p class="cc-empty">
-                                "Ask a question about the clinic: hours, locations, appointments."
-                            </p>
-                        }
-                    })
+                    .then(|| view! { <p class="cc-empty">{i18n.t("transcript-empty")}</p> })
             }}
-            <ol class="cc-messages">
-                <For each=move || ui.transcript.get() key=|entry| entry.key let:entry>
-                    // Either, not AnyView: statically typed, and kilobytes
-                    // smaller in the widget.
-                    {match entry.kind {
-                        EntryKind::Card { kind, title, items, actions } => {
-                            Either::Left(
-                                view! {
-                                    <CardLine
-                                        kind=kind
-                                        title=title
-                                        items=items
-                                        actions=actions
-                                        epoch=entry.epoch
-                                    />
-                                },
-                            )
-                        }
-                        _ => Either::Right(view! { <MessageLine entry=entry/> }),
-                    }}
-                </For>
-            </ol>
+            <MessageList/>
         </div>
     }
 }

@@ -46,18 +46,15 @@ pub fn connect(
     })
 }
 
-/// A family name folded for matching: trimmed, inner whitespace collapsed,
-/// lower case, diacritics dropped ("  Exámple " and "example" are equal).
+/// A family name folded for matching ([`carechat_language::text::fold`]:
+/// case, accents and look-alike letters), trimmed, inner whitespace
+/// collapsed ("  Exámple " and "example" are equal).
 #[must_use]
 pub fn fold_name(name: &str) -> String {
-    use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
-    name.split_whitespace()
+    carechat_language::text::fold(name)
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// A patient's logical id in the EHR (`Patient/{id}`). It is what the audit

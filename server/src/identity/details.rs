@@ -2,8 +2,15 @@
 //! a last name and, where the clinic asks for it, a medical record number.
 //!
 //! "03/14/1985 Rivera", "Rivera, born March 14 1985", "dob 1985-03-14 last
-//! name de la Cruz" all work. Two-digit years are refused (was "85" 1985 or
-//! 2085?), as are dates in the future.
+//! name de la Cruz", "Morgan Sample, born 03/02/1984", "Sample, Morgan
+//! 3/2/84" and "nací el 2 de marzo de 1984, Sample" all work. A two-digit
+//! year is the latest one not in the future ("84" is 1984, "05" is 2005);
+//! dates in the future are refused. Numeric dates are month first, as US
+//! clinics write them.
+//!
+//! Patients often type their whole name, so the name words give several
+//! [`Details::family_candidates`] (the whole name, the last word, the last
+//! two, the first), and verification looks each one up.
 
 use chrono::NaiveDate;
 
@@ -33,7 +40,42 @@ impl Details {
             .unwrap_or_default();
         Phi::new(format!("{}|{family}|{id}", self.birth_date.expose()))
     }
+
+    /// The last names these details could mean, most likely first, at most
+    /// [`MAX_FAMILY_CANDIDATES`]: the name as typed, the part from a
+    /// particle on ("de la Cruz"), the last two words (two surnames), the
+    /// last word, the first word ("Sample, Morgan").
+    #[must_use]
+    pub fn family_candidates(&self) -> Vec<Phi<String>> {
+        let words: Vec<&str> = self.family.expose().split_whitespace().collect();
+        let mut candidates: Vec<String> = vec![words.join(" ")];
+        let mut add = |c: String| {
+            if !c.is_empty() && !candidates.iter().any(|k| fold(k) == fold(&c)) {
+                candidates.push(c);
+            }
+        };
+        if let Some(start) = (1..words.len()).find(|&i| PARTICLES.contains(&fold(words[i]).as_str())) {
+            add(words[start..].join(" "));
+        }
+        if words.len() > 2 {
+            add(words[words.len() - 2..].join(" "));
+        }
+        if let Some(last) = words.last() {
+            add((*last).to_owned());
+        }
+        if let Some(first) = words.first().filter(|w| !PARTICLES.contains(&fold(w).as_str())) {
+            add((*first).to_owned());
+        }
+        candidates.truncate(MAX_FAMILY_CANDIDATES);
+        candidates.into_iter().map(Phi::new).collect()
+    }
 }
+
+/// Most last names one message of details is looked up under.
+pub const MAX_FAMILY_CANDIDATES: usize = 4;
+
+/// Words that start a compound last name.
+const PARTICLES: &[&str] = &["de", "del", "la", "las", "los", "van", "von", "da", "di", "du", "le", "mc", "st"];
 
 /// What was missing from a message that tried to give details.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,11 +115,28 @@ pub fn parse(text: &str, require_identifier: bool) -> Result<Details, Missing> {
             }
             continue;
         }
-        if FILLER.contains(&lower.as_str()) {
+        if FILLER.contains(&fold(&lower).as_str()) {
             continue;
         }
-        name_words.push(t.clone());
+        name_words.push((i, t.clone()));
     }
+    // A particle belongs to a name only when a name word follows it ("de la
+    // Cruz"), not in "fecha de nacimiento".
+    let positions: Vec<usize> = name_words.iter().map(|(i, _)| *i).collect();
+    let mut name_words: Vec<String> = name_words
+        .iter()
+        .enumerate()
+        .rev()
+        .scan(false, |named_after, (k, (i, word))| {
+            let particle = PARTICLES.contains(&fold(word).as_str());
+            let next_is_name = positions.get(k + 1) == Some(&(i + 1)) && *named_after;
+            let keep = !particle || next_is_name;
+            *named_after = keep;
+            Some(keep.then(|| word.clone()))
+        })
+        .flatten()
+        .collect();
+    name_words.reverse();
     if name_words.is_empty() {
         return Err(Missing::Family);
     }
@@ -92,15 +151,24 @@ pub fn parse(text: &str, require_identifier: bool) -> Result<Details, Missing> {
 }
 
 /// Words around details that are not a name.
+/// Compared folded (no accents): "nací" is "naci".
 const FILLER: &[&str] = &[
     "my", "name", "is", "last", "surname", "family", "dob", "d.o.b", "date", "of", "birth", "born",
     "on", "in", "and", "i", "am", "i'm", "im", "was", "it's", "its", "the", "mrn", "record",
     "number", "medical", "no", "id", "birthday", "b", "day", "it", "s", "sure", "ok", "okay",
-    "yes", "here", "are", "details", "me",
+    "yes", "here", "are", "details", "me", "first", "full", "called", "this", "patient",
+    // Spanish
+    "naci", "nacio", "el", "mi", "apellido", "apellidos", "nombre", "es", "fecha", "nacimiento",
+    "soy", "llamo", "y", "con", "numero", "expediente", "historia", "clinica", "cumpleanos",
+    "si", "claro", "aqui", "estan", "mis", "datos", "yo", "a", "en", "del", "ano", "dia",
+    "paciente", "se", "por", "favor", "hola", "ella", "el",
 ];
 
+/// Month names, English then Spanish; a word naming a month starts with one
+/// of these (the index modulo 12 is the month).
 const MONTHS: &[&str] = &[
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "ene",
+    "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
 ];
 
 fn tokens(text: &str) -> Vec<String> {
@@ -121,15 +189,28 @@ fn month_of(word: &str) -> Option<u32> {
     if w.len() < 3 {
         return None;
     }
+    let w = fold(&w);
     MONTHS
         .iter()
         .position(|m| w.starts_with(m))
-        .and_then(|i| u32::try_from(i + 1).ok())
+        .and_then(|i| u32::try_from(i % 12 + 1).ok())
 }
 
+/// A four-digit year, or a two-digit one as the latest such year not after
+/// `this_year`.
 fn year_of(word: &str, this_year: i32) -> Option<i32> {
+    if !word.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
     let y: i32 = word.parse().ok()?;
-    (word.len() == 4 && (1900..=this_year).contains(&y)).then_some(y)
+    match word.len() {
+        4 => (1900..=this_year).contains(&y).then_some(y),
+        2 => {
+            let century = this_year - this_year % 100;
+            Some(if century + y <= this_year { century + y } else { century - 100 + y })
+        }
+        _ => None,
+    }
 }
 
 fn day_of(word: &str) -> Option<u32> {
@@ -157,9 +238,8 @@ fn find_date(toks: &[String], this_year: i32) -> Option<(NaiveDate, Vec<usize>)>
                     i32::try_from(nums[0])
                         .ok()
                         .and_then(|y| NaiveDate::from_ymd_opt(y, nums[1], nums[2]))
-                } else if parts[2].len() == 4 {
-                    i32::try_from(nums[2])
-                        .ok()
+                } else if parts[2].len() == 4 || parts[2].len() == 2 {
+                    year_of(parts[2], this_year)
                         .and_then(|y| NaiveDate::from_ymd_opt(y, nums[0], nums[1]))
                 } else {
                     None
@@ -177,6 +257,20 @@ fn find_date(toks: &[String], this_year: i32) -> Option<(NaiveDate, Vec<usize>)>
             ) {
                 if let Some(date) = NaiveDate::from_ymd_opt(y, m, d).and_then(valid) {
                     return Some((date, vec![i, i + 1, i + 2]));
+                }
+            }
+        }
+        // 2 de marzo de 1984
+        if let Some(d) = day_of(t) {
+            let de = |j: usize| toks.get(j).is_some_and(|w| w.eq_ignore_ascii_case("de"));
+            if de(i + 1) && de(i + 3) {
+                if let (Some(m), Some(y)) = (
+                    toks.get(i + 2).and_then(|w| month_of(w)),
+                    toks.get(i + 4).and_then(|w| year_of(w, this_year)),
+                ) {
+                    if let Some(date) = NaiveDate::from_ymd_opt(y, m, d).and_then(valid) {
+                        return Some((date, vec![i, i + 1, i + 2, i + 3, i + 4]));
+                    }
                 }
             }
         }
@@ -237,6 +331,10 @@ mod tests {
                 "Okafor",
             ),
             ("3-4-1990 Núñez", ymd(1990, 3, 4), "Núñez"),
+            ("Morgan Sample, born 03/02/1984", ymd(1984, 3, 2), "Morgan Sample"),
+            ("Sample, Morgan 3/2/84", ymd(1984, 3, 2), "Sample Morgan"),
+            ("nací el 2 de marzo de 1984, Sample", ymd(1984, 3, 2), "Sample"),
+            ("mi apellido es García López, fecha de nacimiento 5 de enero de 2005", ymd(2005, 1, 5), "García López"),
         ] {
             let d = parse(text, false).unwrap();
             assert_eq!(*d.birth_date.expose(), date, "{text}");
@@ -247,10 +345,6 @@ mod tests {
     #[test]
     fn says_what_is_missing() {
         assert_eq!(parse("Rivera", false).unwrap_err(), Missing::BirthDate);
-        assert_eq!(
-            parse("03/14/85 Rivera", false).unwrap_err(),
-            Missing::BirthDate
-        );
         assert_eq!(
             parse("02/30/1985 Rivera", false).unwrap_err(),
             Missing::BirthDate
@@ -266,6 +360,23 @@ mod tests {
         );
         let d = parse("03/14/1985 Rivera MRN MG-100234", true).unwrap();
         assert_eq!(d.identifier.unwrap().expose(), "MG-100234");
+    }
+
+    #[test]
+    fn a_whole_name_gives_each_way_it_could_hold_the_last_name() {
+        let names = |t: &str| -> Vec<String> {
+            parse(t, false)
+                .unwrap()
+                .family_candidates()
+                .iter()
+                .map(|c| c.expose().clone())
+                .collect()
+        };
+        assert_eq!(names("Morgan Sample, born 03/02/1984"), ["Morgan Sample", "Sample", "Morgan"]);
+        assert_eq!(names("Sample, Morgan 3/2/84"), ["Sample Morgan", "Morgan", "Sample"]);
+        assert_eq!(names("03/14/1985 Maria de la Cruz"), ["Maria de la Cruz", "de la Cruz", "la Cruz", "Cruz"]);
+        assert_eq!(names("03/14/1985 Rivera"), ["Rivera"]);
+        assert_eq!(parse("03/14/85 Rivera", false).unwrap().birth_date.expose().to_string(), "1985-03-14");
     }
 
     #[test]

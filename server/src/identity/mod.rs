@@ -48,6 +48,15 @@ pub struct PendingCode {
     pub hint: String,
 }
 
+impl PendingCode {
+    /// Whether the details matched a patient (tests only: the chat must
+    /// never behave differently on it).
+    #[cfg(test)]
+    pub(crate) fn matched_patient(&self) -> bool {
+        self.patient.is_some()
+    }
+}
+
 /// The outcome of [`Identity::start`] or [`Identity::resend`].
 #[derive(Debug)]
 pub enum Started {
@@ -128,15 +137,21 @@ impl Identity {
         self.records
             .record(who.event(AuditAction::VerificationStart, None, AuditOutcome::Success))
             .await;
-        let query = PatientQuery {
-            birth_date: details.birth_date.clone(),
-            family: details.family.clone(),
-            identifier: details.identifier.clone(),
-        };
-        let patient = match self.records.find_patient(who, &query).await {
-            Ok(p) => p,
-            Err(_) => return Started::Unavailable,
-        };
+        // Every way the name could hold the last name is looked up, always
+        // all of them, so details that match nobody take the same steps
+        // (and write the same audit events) as a patient's.
+        let mut patient = None;
+        for family in details.family_candidates() {
+            let query = PatientQuery {
+                birth_date: details.birth_date.clone(),
+                family,
+                identifier: details.identifier.clone(),
+            };
+            match self.records.find_patient(who, &query).await {
+                Ok(found) => patient = patient.or(found),
+                Err(_) => return Started::Unavailable,
+            }
+        }
         let normalized = details.normalized();
         let (subject, destination) = match &patient {
             Some(p) => {

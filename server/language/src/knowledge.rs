@@ -3,7 +3,7 @@
 //!
 //! This module owns the shape of that file and the checks on it. It knows
 //! nothing about how a patient's message is matched to an entry (that is
-//! [`crate::nlu`]); it only guarantees that every entry the matcher is built
+//! [`crate::intents`]); it only guarantees that every entry the matcher is built
 //! from has a well-formed intent, a non-empty answer and at least one example
 //! question, and that no two entries claim the same intent or example.
 //!
@@ -32,7 +32,7 @@ use serde::Deserialize;
 
 /// The demo clinic's knowledge file: the built-in FAQ of `carechat serve`
 /// without `--config`, and the `faq.toml` that `carechat init` writes.
-pub const DEMO_KNOWLEDGE_TOML: &str = include_str!("../config/demo-knowledge.toml");
+pub const DEMO_KNOWLEDGE_TOML: &str = include_str!("../../config/demo-knowledge.toml");
 
 /// Every FAQ intent starts with this, so FAQ answers can be told apart from
 /// other intents (hand-off, booking, safety) in logs and metrics.
@@ -62,6 +62,47 @@ pub struct FaqEntry {
     /// (insurer names, "walk-in"); they add vocabulary and a small score bonus.
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// The same entry in Spanish (`[faq.es]`): its answer and the ways
+    /// Spanish-speaking patients ask. Without it, Spanish questions on this
+    /// topic get the English answer.
+    #[serde(default)]
+    pub es: Option<Translation>,
+}
+
+/// An FAQ entry in another language than the file's own (English).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Translation {
+    /// The reply, in that language.
+    pub answer: String,
+    /// Example questions, in that language.
+    pub examples: Vec<String>,
+}
+
+impl FaqEntry {
+    /// The answer in `locale`, or the English one when the entry has no
+    /// translation.
+    #[must_use]
+    pub fn answer(&self, locale: crate::lang::Locale) -> &str {
+        match (locale, &self.es) {
+            (crate::lang::Locale::Es, Some(es)) => &es.answer,
+            _ => &self.answer,
+        }
+    }
+
+    /// Every example with its language.
+    pub fn examples(&self) -> impl Iterator<Item = (crate::lang::Locale, &str)> {
+        let english = self
+            .examples
+            .iter()
+            .map(|e| (crate::lang::Locale::En, e.as_str()));
+        let spanish = self
+            .es
+            .iter()
+            .flat_map(|t| t.examples.iter())
+            .map(|e| (crate::lang::Locale::Es, e.as_str()));
+        english.chain(spanish)
+    }
 }
 
 /// Why the knowledge file could not be used.
@@ -132,6 +173,15 @@ pub enum EntryProblem {
     #[error("keywords[{position}] is blank; remove it or write a cue word")]
     BlankKeyword {
         /// 0-based position within `keywords`.
+        position: usize,
+    },
+    /// `[faq.es]` has an empty `answer`.
+    #[error("es.answer is empty; write the Spanish reply, or remove the [faq.es] table")]
+    EmptyTranslatedAnswer,
+    /// One Spanish example is blank.
+    #[error("es.examples[{position}] is blank; remove it or write a patient question in Spanish")]
+    BlankTranslatedExample {
+        /// 0-based position within `es.examples`.
         position: usize,
     },
     /// The same example question (ignoring case and spacing) is listed under
@@ -223,6 +273,14 @@ impl KnowledgeBase {
             if let Some(position) = entry.keywords.iter().position(|k| k.trim().is_empty()) {
                 return Err(invalid(EntryProblem::BlankKeyword { position }));
             }
+            if let Some(es) = &entry.es {
+                if es.answer.trim().is_empty() {
+                    return Err(invalid(EntryProblem::EmptyTranslatedAnswer));
+                }
+                if let Some(position) = es.examples.iter().position(|e| e.trim().is_empty()) {
+                    return Err(invalid(EntryProblem::BlankTranslatedExample { position }));
+                }
+            }
         }
         Ok(())
     }
@@ -296,6 +354,7 @@ mod tests {
             answer: answer.to_owned(),
             examples: examples.iter().map(|e| (*e).to_owned()).collect(),
             keywords: Vec::new(),
+            es: None,
         }
     }
 
