@@ -590,7 +590,7 @@ impl Connection {
             } => {
                 link.policy_version = Some(policy_version);
                 ui.disclaimer.set(Some(disclaimer));
-                let ours = ui.locale.get_untracked();
+                let ours = ui.i18n.locale.get_untracked();
                 if Locale::from_tag(&locale) != Some(ours) && !self.ask_locale(link, ours) {
                     return;
                 }
@@ -673,7 +673,7 @@ impl Connection {
                     Some(asked) if asked != locale => return,
                     _ => link.locale_asked = None,
                 }
-                ui.locale.set(locale);
+                ui.i18n.locale.set(locale);
                 ui.disclaimer.set(Some(disclaimer));
             }
             ServerMessage::Error { code, text } => {
@@ -764,7 +764,7 @@ impl Connection {
     /// `welcome` triggers the request).
     pub fn set_locale(&self, locale: Locale) {
         let ui = self.ui();
-        ui.locale.set(locale);
+        ui.i18n.locale.set(locale);
         let _ = self.with_link(|link| {
             if link.policy_version.is_some() && link.session.is_some() {
                 let _ = self.ask_locale(link, locale);

@@ -35,21 +35,35 @@ fn joins(c: u8) -> bool {
 
 /// Every phone number in `text`, in order, not overlapping.
 #[must_use]
-pub fn find(text: &str) -> Vec<PhoneLink> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        let starts = matches!(byte, b'0'..=b'9' | b'(' | b'+')
-            && !(at > 0 && bytes.get(at - 1).is_some_and(|&b| joins(b)));
-        if let Some(link) = starts.then(|| number_at(bytes, at)).flatten() {
-            at = link.range.end;
-            found.push(link);
-        } else {
-            at += 1;
-        }
+pub fn find(text: &str) -> Phones<'_> {
+    Phones {
+        bytes: text.as_bytes(),
+        at: 0,
     }
-    found
+}
+
+/// The phone numbers of a text, found one by one (see [`find`]).
+#[derive(Debug, Clone)]
+pub struct Phones<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Iterator for Phones<'_> {
+    type Item = PhoneLink;
+
+    fn next(&mut self) -> Option<PhoneLink> {
+        while let Some(&byte) = self.bytes.get(self.at) {
+            let starts = matches!(byte, b'0'..=b'9' | b'(' | b'+')
+                && !(self.at > 0 && self.bytes.get(self.at - 1).is_some_and(|&b| joins(b)));
+            if let Some(link) = starts.then(|| number_at(self.bytes, self.at)).flatten() {
+                self.at = link.range.end;
+                return Some(link);
+            }
+            self.at += 1;
+        }
+        None
+    }
 }
 
 /// A number that starts exactly at `start` and stands alone.
@@ -60,7 +74,8 @@ fn number_at(bytes: &[u8], start: usize) -> Option<PhoneLink> {
     let plus = bytes.get(start) == Some(&b'+');
     let mut at = start + usize::from(plus);
     // Up to five groups of digits, and which were in parentheses.
-    let mut digits = String::new();
+    let mut digits = [0u8; 12];
+    let mut count = 0;
     let mut lengths = [0usize; 5];
     let mut parens = [false; 5];
     let mut groups = 0;
@@ -70,11 +85,12 @@ fn number_at(bytes: &[u8], start: usize) -> Option<PhoneLink> {
         let from = at + usize::from(open);
         let mut to = from;
         while let Some(&digit @ b'0'..=b'9') = bytes.get(to) {
-            digits.push(char::from(digit));
+            *digits.get_mut(count)? = digit;
+            count += 1;
             to += 1;
         }
         if to == from || (open && bytes.get(to) != Some(&b')')) {
-            digits.truncate(digits.len() - (to - from));
+            count -= to - from;
             break;
         }
         lengths[groups] = to - from;
@@ -97,24 +113,27 @@ fn number_at(bytes: &[u8], start: usize) -> Option<PhoneLink> {
         }
         _ => {}
     }
-    let lengths = lengths.get(..groups)?;
-    let leading_one = digits.starts_with('1');
+    let digits = digits.get(..count)?;
+    let leading_one = digits.first() == Some(&b'1');
     // Which group may be in parentheses (the area code), and whether the
     // number has the country code 1 in front.
-    let (area, country) = match lengths {
+    let (area, country) = match lengths.get(..groups)? {
         [3, 3, 4] => (0, false),
         [1, 3, 3, 4] if leading_one => (1, true),
         [10] => (usize::MAX, false),
         [11] if leading_one => (usize::MAX, true),
         [3] | [6] => {
-            let short = matches!(digits.as_str(), "911" | "988" | "741741");
-            if plus || parens[0] || !short {
+            let scheme = match digits {
+                b"911" | b"988" => "tel:",
+                b"741741" => "sms:",
+                _ => return None,
+            };
+            if plus || parens[0] {
                 return None;
             }
-            let scheme = if digits.len() == 6 { "sms:" } else { "tel:" };
             return Some(PhoneLink {
                 range: start..end,
-                href: scheme.to_owned() + &digits,
+                href: link(scheme, digits),
             });
         }
         _ => return None,
@@ -125,14 +144,21 @@ fn number_at(bytes: &[u8], start: usize) -> Option<PhoneLink> {
     // checked: the fictional 555-01xx numbers start with 0.)
     if (plus && !country)
         || parens.iter().enumerate().any(|(i, &p)| p && i != area)
-        || !matches!(national.as_bytes().first(), Some(b'2'..=b'9'))
+        || !matches!(national.first(), Some(b'2'..=b'9'))
     {
         return None;
     }
     Some(PhoneLink {
         range: start..end,
-        href: "tel:+1".to_owned() + national,
+        href: link("tel:+1", national),
     })
+}
+
+/// `scheme` followed by the ASCII `digits`.
+fn link(scheme: &str, digits: &[u8]) -> String {
+    let mut href = String::from(scheme);
+    href.extend(digits.iter().map(|&d| char::from(d)));
+    href
 }
 
 /// Whether a card button's `href` may become a link: `tel:` or `sms:`
@@ -157,10 +183,7 @@ mod tests {
 
     /// (linked text, href) for every number found.
     fn links(text: &str) -> Vec<(&str, String)> {
-        find(text)
-            .into_iter()
-            .map(|l| (&text[l.range], l.href))
-            .collect()
+        find(text).map(|l| (&text[l.range], l.href)).collect()
     }
 
     fn one(text: &str) -> (&str, String) {
@@ -172,11 +195,31 @@ mod tests {
     #[test]
     fn the_clinic_and_hotline_numbers_become_links() {
         for (text, number, href) in [
-            ("Call us at (555) 010-4477.", "(555) 010-4477", "tel:+15550104477"),
-            ("Call us at 555-010-4477 today", "555-010-4477", "tel:+15550104477"),
-            ("Hotline: 1-800-799-7233", "1-800-799-7233", "tel:+18007997233"),
-            ("Poison Control 1-800-222-1222.", "1-800-222-1222", "tel:+18002221222"),
-            ("o al 1 (800) 222-1222", "1 (800) 222-1222", "tel:+18002221222"),
+            (
+                "Call us at (555) 010-4477.",
+                "(555) 010-4477",
+                "tel:+15550104477",
+            ),
+            (
+                "Call us at 555-010-4477 today",
+                "555-010-4477",
+                "tel:+15550104477",
+            ),
+            (
+                "Hotline: 1-800-799-7233",
+                "1-800-799-7233",
+                "tel:+18007997233",
+            ),
+            (
+                "Poison Control 1-800-222-1222.",
+                "1-800-222-1222",
+                "tel:+18002221222",
+            ),
+            (
+                "o al 1 (800) 222-1222",
+                "1 (800) 222-1222",
+                "tel:+18002221222",
+            ),
             ("+1 555 010 4477", "+1 555 010 4477", "tel:+15550104477"),
             ("+1-800-799-7233", "+1-800-799-7233", "tel:+18007997233"),
             ("555.010.4477", "555.010.4477", "tel:+15550104477"),
@@ -237,7 +280,13 @@ mod tests {
 
     #[test]
     fn only_tel_and_sms_hrefs_become_links() {
-        for good in ["tel:988", "tel:+18007997233", "sms:741741?&body=HOME", "SMS:988", "Tel:911"] {
+        for good in [
+            "tel:988",
+            "tel:+18007997233",
+            "sms:741741?&body=HOME",
+            "SMS:988",
+            "Tel:911",
+        ] {
             assert!(is_call_href(good), "{good}");
         }
         for bad in [
@@ -259,7 +308,7 @@ mod tests {
     #[test]
     fn ranges_are_byte_offsets_in_text_with_accents() {
         let text = "Así que llame al 911, por favor.";
-        let found = find(text);
+        let found: Vec<_> = find(text).collect();
         assert_eq!(found.len(), 1);
         assert_eq!(&text[found[0].range.clone()], "911");
     }

@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use protocol::{CardAction, CardItem};
 
-use crate::i18n::Locale;
+use crate::i18n::{I18n, Locale, Strings};
 
 /// Which screen is showing; also the `data-state` of `#carechat-root`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,9 +193,9 @@ pub struct ChatState {
     pub failure: RwSignal<Option<Failure>>,
     /// True while the handshake keeps failing for network reasons.
     pub connect_trouble: RwSignal<bool>,
-    /// The language shown, and the one the widget asks the server to chat
-    /// in.
-    pub locale: RwSignal<Locale>,
+    /// The words, and the language shown (`i18n.locale`), which is also
+    /// the one the widget asks the server to chat in.
+    pub i18n: I18n,
     /// The server's disclaimer from `welcome` (or from `locale`, in the
     /// language just chosen).
     pub disclaimer: RwSignal<Option<String>>,
@@ -209,6 +209,9 @@ pub struct ChatState {
     /// A message sent from the consent screen was refused until the patient
     /// accepts: the consent screen says so in one line.
     pub consent_hint: RwSignal<bool>,
+    /// What the patient is typing (the message box lives as long as the
+    /// page; this is cleared with the conversation).
+    pub draft: RwSignal<String>,
     /// The transcript, oldest first.
     pub transcript: RwSignal<Vec<Entry>>,
     /// Bumped when a session is replaced; lines with a lower epoch belong to
@@ -223,27 +226,22 @@ pub struct ChatState {
     next_key: StoredValue<u64>,
 }
 
-impl Default for ChatState {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl ChatState {
     /// The state at start-up: connecting, open (the iframe is created when
-    /// the patient opens the chat), empty transcript.
+    /// the patient opens the chat), empty transcript, in `locale`.
     #[must_use]
-    pub fn new() -> Self {
+    pub fn new(locale: Locale, strings: Strings) -> Self {
         Self {
             screen: RwSignal::new(Screen::Connecting),
             failure: RwSignal::new(None),
             connect_trouble: RwSignal::new(false),
-            locale: RwSignal::new(Locale::En),
+            i18n: I18n::new(RwSignal::new(locale), strings),
             disclaimer: RwSignal::new(None),
             consent_sent: RwSignal::new(false),
             declined_text: RwSignal::new(None),
             session_replaced: RwSignal::new(false),
             consent_hint: RwSignal::new(false),
+            draft: RwSignal::new(String::new()),
             transcript: RwSignal::new(Vec::new()),
             session_epoch: RwSignal::new(0),
             link: RwSignal::new(LinkStatus::Idle),
@@ -321,20 +319,6 @@ impl ChatState {
         self.push(EntryKind::Local { key });
     }
 
-    /// The lines of the session now running (not those of one that ended).
-    /// Reactive.
-    #[must_use]
-    pub fn current_lines(&self) -> Vec<Entry> {
-        let epoch = self.session_epoch.get();
-        self.transcript.with(|lines| {
-            lines
-                .iter()
-                .filter(|line| line.epoch == epoch)
-                .cloned()
-                .collect()
-        })
-    }
-
     /// Whether a patient message of the current session awaits its reply.
     /// Reactive: tracks the transcript and each message's status.
     #[must_use]
@@ -353,6 +337,7 @@ impl ChatState {
     /// Forgets the conversation (End chat).
     pub fn clear_conversation(&self) {
         self.transcript.set(Vec::new());
+        self.draft.set(String::new());
         self.disclaimer.set(None);
         self.declined_text.set(None);
         self.session_replaced.set(false);
@@ -384,7 +369,7 @@ mod tests {
 
     #[test]
     fn identity_failures_stop_for_good_and_only_refusals_offer_a_retry() {
-        let ui = ChatState::new();
+        let ui = ChatState::new(Locale::En, Strings::default());
         ui.fail(Failure::IdentityNotVerified);
         assert_eq!(ui.screen.get_untracked(), Screen::IdentityFailed);
         ui.fail(Failure::MissingIdentityKey);
@@ -396,7 +381,7 @@ mod tests {
 
     #[test]
     fn a_reply_is_awaited_until_the_message_is_answered_or_fails() {
-        let ui = ChatState::new();
+        let ui = ChatState::new(Locale::En, Strings::default());
         assert!(!ui.awaiting_reply());
         let first = ui.push_patient("hello".into());
         ui.push_clinic("hi".into(), "faq.greeting".into(), false);

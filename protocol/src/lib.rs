@@ -20,6 +20,8 @@
 //! - [`message`]: the JSON messages carried inside frames.
 //! - [`resume`]: the bookkeeping both sides need to re-send what the peer
 //!   missed after a dropped connection.
+//! - [`vocab`]: the codes both sides share (notices, errors, card kinds,
+//!   safety categories, intents), typed.
 
 // Unit tests may unwrap: a panic there is a test failure, not an outage.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -31,6 +33,7 @@ pub mod keys;
 pub mod message;
 pub mod resume;
 pub mod session;
+pub mod vocab;
 
 /// The protocol version this crate speaks; the `v` field of both hellos.
 pub const VERSION: u8 = 1;

@@ -67,15 +67,35 @@ const SERVICES: &[(&str, &[&str])] = &[
     (
         "checkup",
         &[
-            "checkup", "check up", "physical", "annual", "wellness", "chequeo", "revision", "examen fisico",
-            "fisico", "anual", "control",
+            "checkup",
+            "check up",
+            "physical",
+            "annual",
+            "wellness",
+            "chequeo",
+            "revision",
+            "examen fisico",
+            "fisico",
+            "anual",
+            "control",
         ],
     ),
     ("follow-up", &["follow up", "followup", "seguimiento"]),
-    ("sick-visit", &["sick visit", "sick", "enfermo", "enferma", "malestar"]),
+    (
+        "sick-visit",
+        &["sick visit", "sick", "enfermo", "enferma", "malestar"],
+    ),
     (
         "vaccination",
-        &["vaccine", "vaccination", "flu shot", "shot", "vacuna", "vacunas", "vacunacion"],
+        &[
+            "vaccine",
+            "vaccination",
+            "flu shot",
+            "shot",
+            "vacuna",
+            "vacunas",
+            "vacunacion",
+        ],
     ),
 ];
 
@@ -103,10 +123,9 @@ pub fn understand(text: &str, practitioners: &[Practitioner], today: NaiveDate) 
     // "mañana" is the morning after an article ("por la mañana", "en la
     // mañana"), and tomorrow otherwise ("mañana a las 3").
     let morning_es = ["la manana", "las mananas"].iter().any(|p| has(p));
-    let tomorrow_es = words
-        .iter()
-        .enumerate()
-        .any(|(i, w)| *w == "manana" && !matches!(i.checked_sub(1).map(|j| words[j]), Some("la" | "las")));
+    let tomorrow_es = words.iter().enumerate().any(|(i, w)| {
+        *w == "manana" && !matches!(i.checked_sub(1).map(|j| words[j]), Some("la" | "las"))
+    });
     wish.part = if has("morning") || morning_es {
         Some(DayPart::Morning)
     } else if has("afternoon") || has("la tarde") || has("las tardes") {
@@ -275,14 +294,30 @@ pub fn pick(slots: &[Slot], wish: &Wish, tz: Tz) -> Vec<Slot> {
 
 const DAYS_ES: [&str; 7] = ["lun", "mar", "mié", "jue", "vie", "sáb", "dom"];
 const DAYS_ES_LONG: [&str; 7] = [
-    "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
+    "lunes",
+    "martes",
+    "miércoles",
+    "jueves",
+    "viernes",
+    "sábado",
+    "domingo",
 ];
 const MONTHS_ES: [&str; 12] = [
     "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic",
 ];
 const MONTHS_ES_LONG: [&str; 12] = [
-    "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-    "octubre", "noviembre", "diciembre",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
 ];
 
 /// A visit's time in the clinic's time zone, as the patient's language
@@ -395,18 +430,33 @@ mod tests {
     #[test]
     fn reads_spanish_requests() {
         let p = practitioners();
-        let wish = understand("una consulta con el Dr. Chen el martes por la tarde", &p, today());
+        let wish = understand(
+            "una consulta con el Dr. Chen el martes por la tarde",
+            &p,
+            today(),
+        );
         assert_eq!(wish.practitioner_id.as_deref(), Some("pr-chen"));
         assert_eq!(wish.day, NaiveDate::from_ymd_opt(2026, 11, 24));
         assert_eq!(wish.part, Some(DayPart::Afternoon));
         let day = |t: &str| understand(t, &p, today()).day;
-        assert_eq!(day("mañana por la mañana"), NaiveDate::from_ymd_opt(2026, 11, 24));
-        assert_eq!(understand("mañana por la mañana", &p, today()).part, Some(DayPart::Morning));
-        assert_eq!(day("el 3 de diciembre"), NaiveDate::from_ymd_opt(2026, 12, 3));
+        assert_eq!(
+            day("mañana por la mañana"),
+            NaiveDate::from_ymd_opt(2026, 11, 24)
+        );
+        assert_eq!(
+            understand("mañana por la mañana", &p, today()).part,
+            Some(DayPart::Morning)
+        );
+        assert_eq!(
+            day("el 3 de diciembre"),
+            NaiveDate::from_ymd_opt(2026, 12, 3)
+        );
         assert_eq!(day("el miércoles"), NaiveDate::from_ymd_opt(2026, 11, 25));
         assert!(understand("la semana que viene", &p, today()).whole_week);
         assert_eq!(
-            understand("quiero un chequeo", &p, today()).service.as_deref(),
+            understand("quiero un chequeo", &p, today())
+                .service
+                .as_deref(),
             Some("checkup")
         );
     }
@@ -451,8 +501,14 @@ mod tests {
         };
         let picked: Vec<String> = pick(&slots, &wish, tz).into_iter().map(|s| s.id).collect();
         assert_eq!(picked, ["b", "c", "d"]);
-        assert_eq!(when(slots[1].start, tz, Locale::En), "Tue, Nov 24 · 1:00 PM");
+        assert_eq!(
+            when(slots[1].start, tz, Locale::En),
+            "Tue, Nov 24 · 1:00 PM"
+        );
         assert_eq!(when(slots[1].start, tz, Locale::Es), "mar 24 nov · 13:00");
-        assert_eq!(day_long(slots[1].start, tz, Locale::Es), "martes 24 de noviembre");
+        assert_eq!(
+            day_long(slots[1].start, tz, Locale::Es),
+            "martes 24 de noviembre"
+        );
     }
 }

@@ -379,13 +379,19 @@ mod tests {
                 .find(|line| !line.starts_with('#') && line.contains('$'));
             assert_eq!(variable, None, "{locale}: a widget string with a variable");
             for (key, text) in &strings {
-                assert!(!text.is_empty() && !text.contains('\u{2068}'), "{locale} {key}");
+                assert!(
+                    !text.is_empty() && !text.contains('\u{2068}'),
+                    "{locale} {key}"
+                );
             }
         }
         let english = catalog.widget_strings(Locale::En);
         let spanish = catalog.widget_strings(Locale::Es);
         let text = |all: &[(String, String)], key: &str| {
-            all.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap()
+            all.iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap()
         };
         assert_eq!(text(&english, "consent-accept"), "Accept");
         assert_eq!(text(&spanish, "consent-accept"), "Aceptar");
@@ -417,9 +423,18 @@ mod tests {
         );
         assert!(!catalog.has(Locale::Es, "hello"));
         assert_eq!(catalog.text(Locale::Es, "nope", &[]), "nope");
-        assert_eq!(catalog.text(Locale::Es, "late", &[("count", 1u32.into())]), "Un minuto");
-        assert_eq!(catalog.text(Locale::Es, "late", &[("count", 5usize.into())]), "5 minutos");
-        assert_eq!(catalog.text(Locale::En, "late", &[("count", 1i64.into())]), "One minute");
+        assert_eq!(
+            catalog.text(Locale::Es, "late", &[("count", 1u32.into())]),
+            "Un minuto"
+        );
+        assert_eq!(
+            catalog.text(Locale::Es, "late", &[("count", 5usize.into())]),
+            "5 minutos"
+        );
+        assert_eq!(
+            catalog.text(Locale::En, "late", &[("count", 1i64.into())]),
+            "One minute"
+        );
         // A missing argument is logged, not fatal.
         assert_eq!(catalog.text(Locale::En, "hello", &[]), "Hello, {$name}!");
         let owned = String::from("Ana");

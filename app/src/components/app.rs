@@ -1,9 +1,11 @@
 //! The root component.
 
+use leptos::either::EitherOf6;
 use leptos::ev;
 use leptos::prelude::*;
 
 use super::chat_screen::ChatScreen;
+use super::composer::Composer;
 use super::connecting_screen::ConnectingScreen;
 use super::consent_screen::ConsentScreen;
 use super::declined_screen::DeclinedScreen;
@@ -15,7 +17,6 @@ use super::safety_line::SafetyLine;
 use crate::connection::{ChatHandle, Connection};
 use crate::embed::{self, EmbedConfig, EmbedError};
 use crate::host::{HostBridge, HostCommand, HostEvent};
-use crate::i18n::I18n;
 use crate::state::{ChatState, Failure, Screen};
 
 /// The id of the mount element in `index.html`; it carries `data-state`.
@@ -30,9 +31,8 @@ pub const ROOT_ID: &str = "carechat-root";
 #[component]
 pub fn App() -> impl IntoView {
     let config = EmbedConfig::from_document();
-    let ui = ChatState::new();
-    ui.locale.set(config.locale);
-    let i18n = I18n::new(ui.locale, embed::strings_from_document());
+    let ui = ChatState::new(config.locale, embed::strings_from_document());
+    let i18n = ui.i18n;
     let bridge = HostBridge::new(config.host_origin.clone());
 
     let chat = match &config.identity {
@@ -52,43 +52,36 @@ pub fn App() -> impl IntoView {
     };
     provide_context(ui);
     provide_context(chat);
-    provide_context(i18n);
     provide_context(bridge.clone());
+
+    // The root's `data-state` follows the screen; the page's language and
+    // title follow the locale. Only a real change of screen re-renders (and
+    // re-focuses) it.
+    let screen = Memo::new(move |_| ui.screen.get());
 
     {
         let clinic_name = config.clinic_name.clone();
         Effect::new(move |_| {
-            let locale = ui.locale.get().as_str();
+            let state = screen.get().as_str();
+            let locale = i18n.locale.get().as_str();
+            let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+                return;
+            };
             let name = if clinic_name.is_empty() {
                 i18n.t("clinic-fallback")
             } else {
                 clinic_name.clone()
             };
-            let title = format!("{}: {name}", i18n.t("page-title"));
-            let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-                return;
-            };
-            document.set_title(&title);
-            for element in [document.document_element(), document.get_element_by_id(ROOT_ID)]
-                .into_iter()
-                .flatten()
-            {
-                let _ = element.set_attribute("lang", locale);
+            document.set_title(&(i18n.t("page-title") + ": " + &name));
+            if let Some(html) = document.document_element() {
+                let _ = html.set_attribute("lang", locale);
+            }
+            if let Some(root) = document.get_element_by_id(ROOT_ID) {
+                let _ = root.set_attribute("data-state", state);
+                let _ = root.set_attribute("lang", locale);
             }
         });
     }
-
-    // Only a real change of screen re-renders (and re-focuses) it.
-    let screen = Memo::new(move |_| ui.screen.get());
-    Effect::new(move |_| {
-        let state = screen.get().as_str();
-        if let Some(root) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id(ROOT_ID))
-        {
-            let _ = root.set_attribute("data-state", state);
-        }
-    });
 
     // Host page → widget: open/close. On open the unread count resets and
     // focus goes where the patient left off.
@@ -131,15 +124,15 @@ pub fn App() -> impl IntoView {
             <Header clinic_name=config.clinic_name.clone()/>
             <LinkStatusBanner/>
             <main class="cc-body">
-                {move || (screen.get() == Screen::Connecting).then(|| view! { <ConnectingScreen/> })}
-                {move || (screen.get() == Screen::Consent).then(|| view! { <ConsentScreen/> })}
-                {move || (screen.get() == Screen::Chat).then(|| view! { <ChatScreen/> })}
-                {move || (screen.get() == Screen::Declined).then(|| view! { <DeclinedScreen/> })}
-                {move || (screen.get() == Screen::Ended).then(|| view! { <EndedScreen/> })}
-                {move || {
-                    matches!(screen.get(), Screen::IdentityFailed | Screen::Error)
-                        .then(|| view! { <FailureScreen/> })
+                {move || match screen.get() {
+                    Screen::Connecting => EitherOf6::A(view! { <ConnectingScreen/> }),
+                    Screen::Consent => EitherOf6::B(view! { <ConsentScreen/> }),
+                    Screen::Chat => EitherOf6::C(view! { <ChatScreen/> }),
+                    Screen::Declined => EitherOf6::D(view! { <DeclinedScreen/> }),
+                    Screen::Ended => EitherOf6::E(view! { <EndedScreen/> }),
+                    Screen::IdentityFailed | Screen::Error => EitherOf6::F(view! { <FailureScreen/> }),
                 }}
+                <Composer/>
             </main>
             <SafetyLine/>
         </div>

@@ -2,19 +2,18 @@
 
 use leptos::prelude::*;
 
-use super::composer::Composer;
 use super::transcript::Transcript;
-use crate::i18n::I18n;
+use crate::state::ChatState;
 
-/// The transcript above the message box.
+/// The transcript, above the message box (which [`super::app::App`] keeps
+/// below the consent and chat screens, so a draft survives accepting).
 #[component]
 pub fn ChatScreen() -> impl IntoView {
-    let i18n = expect_context::<I18n>();
-    super::focus_soon(".cc-chat [data-autofocus]");
+    let i18n = expect_context::<ChatState>().i18n;
+    super::focus_soon(".cc-input");
     view! {
         <section class="cc-screen cc-chat" aria-label=i18n.text("chat-label")>
             <Transcript/>
-            <Composer label="composer-label"/>
         </section>
     }
 }

@@ -4,27 +4,24 @@ use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 
 use crate::connection::{ChatHandle, SayError};
-use crate::i18n::I18n;
-use crate::state::ChatState;
+use crate::state::{ChatState, Screen};
 
 /// Longest message the box accepts, in characters. Even all-escaped it stays
 /// far below the 16 KiB a frame may carry.
 const MAX_CHARS: usize = 2000;
 
-/// A labelled text box and a Send button, on the chat screen and on the
-/// consent screen (where a patient in trouble can write before accepting).
-/// Enter sends, Shift+Enter starts a new line. While a reply is awaited the
+/// A labelled text box and a Send button, below the chat screen and below
+/// the consent screen, where a patient in trouble can write before
+/// accepting (its label says so there). Enter sends, Shift+Enter starts a
+/// new line. While a reply is awaited the
 /// button reads "Sending…" and does nothing (it stays focusable); the
 /// patient may keep typing.
 #[component]
-pub fn Composer(
-    /// The catalog key of the box's label.
-    label: &'static str,
-) -> impl IntoView {
+pub fn Composer() -> impl IntoView {
     let ui = expect_context::<ChatState>();
+    let i18n = ui.i18n;
     let chat = expect_context::<ChatHandle>();
-    let i18n = expect_context::<I18n>();
-    let draft = RwSignal::new(String::new());
+    let draft = ui.draft;
     let too_long = RwSignal::new(false);
     let busy = Memo::new(move |_| ui.awaiting_reply());
 
@@ -49,8 +46,19 @@ pub fn Composer(
     };
 
     view! {
-        <div class="cc-composer">
-            <label for="cc-input" class="cc-label">{i18n.text(label)}</label>
+        <div
+            class="cc-composer"
+            hidden=move || !matches!(ui.screen.get(), Screen::Consent | Screen::Chat)
+        >
+            <label for="cc-input" class="cc-label">
+                {move || {
+                    i18n.t(if ui.screen.get() == Screen::Consent {
+                        "consent-message-label"
+                    } else {
+                        "composer-label"
+                    })
+                }}
+            </label>
             <div class="cc-compose-row">
                 <textarea
                     id="cc-input"

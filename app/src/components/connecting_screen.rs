@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::I18n;
 use crate::state::ChatState;
 
 /// Shown while the widget makes a secure session with the server, and while
@@ -10,7 +9,7 @@ use crate::state::ChatState;
 #[component]
 pub fn ConnectingScreen() -> impl IntoView {
     let ui = expect_context::<ChatState>();
-    let i18n = expect_context::<I18n>();
+    let i18n = ui.i18n;
     view! {
         <section class="cc-screen cc-connecting" aria-labelledby="cc-connecting-title">
             <div class="cc-spinner cc-spinner-large" aria-hidden="true"></div>

@@ -3,7 +3,6 @@
 use leptos::prelude::*;
 
 use super::message_list::MessageList;
-use crate::i18n::I18n;
 use crate::state::ChatState;
 
 /// The messages a patient sent from the consent screen, before accepting,
@@ -15,7 +14,7 @@ use crate::state::ChatState;
 #[component]
 pub fn ConsentExchange() -> impl IntoView {
     let ui = expect_context::<ChatState>();
-    let i18n = expect_context::<I18n>();
+    let i18n = ui.i18n;
     view! {
         <MessageList consent_only=true/>
         <p class="cc-consent-hint" role="status">

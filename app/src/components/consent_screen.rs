@@ -2,25 +2,24 @@
 
 use leptos::prelude::*;
 
-use super::composer::Composer;
 use super::consent_exchange::ConsentExchange;
 use crate::connection::ChatHandle;
-use crate::i18n::I18n;
 use crate::state::ChatState;
 
 /// The server's disclaimer (from `welcome`, or from `locale` after a
-/// language switch) with Accept and Decline, and a message box for a patient
-/// who is in trouble now ("In an emergency? Tell us here, or call 911"):
-/// the server answers a crisis before any consent, and that answer shows
-/// here, above the buttons ([`ConsentExchange`]). Anything else the patient
-/// types waits for their consent. If a previous session just ended, says so
+/// language switch) with Accept and Decline. Below the screen the message
+/// box is already there, for a patient who is in trouble now ("In an
+/// emergency? Tell us here, or call 911"): the server answers a crisis
+/// before any consent, and that answer shows here, above the buttons
+/// ([`ConsentExchange`]). Anything else the patient types waits for their
+/// consent. If a previous session just ended, says so
 /// above the notice. Focus starts on the heading so a screen reader reads
 /// the notice from the top.
 #[component]
 pub fn ConsentScreen() -> impl IntoView {
     let ui = expect_context::<ChatState>();
+    let i18n = ui.i18n;
     let chat = expect_context::<ChatHandle>();
-    let i18n = expect_context::<I18n>();
     let busy = move || ui.consent_sent.get();
     super::focus_soon(".cc-consent [data-autofocus]");
 
@@ -68,7 +67,6 @@ pub fn ConsentScreen() -> impl IntoView {
             <p class="cc-hint" role="status">
                 {move || busy().then(|| i18n.t("consent-sending"))}
             </p>
-            <Composer label="consent-message-label"/>
         </section>
     }
 }

@@ -3,7 +3,6 @@
 use leptos::prelude::*;
 
 use super::linked_text::LinkedText;
-use crate::i18n::I18n;
 use crate::state::{ChatState, Screen};
 
 /// Shows the server's answer to a declined consent (it tells the patient how
@@ -12,7 +11,7 @@ use crate::state::{ChatState, Screen};
 #[component]
 pub fn DeclinedScreen() -> impl IntoView {
     let ui = expect_context::<ChatState>();
-    let i18n = expect_context::<I18n>();
+    let i18n = ui.i18n;
     super::focus_soon(".cc-declined [data-autofocus]");
     view! {
         <section class="cc-screen cc-declined" aria-labelledby="cc-declined-title">
@@ -20,7 +19,7 @@ pub fn DeclinedScreen() -> impl IntoView {
                 {i18n.text("declined-title")}
             </h2>
             <p class="cc-notice">
-                <LinkedText text=Signal::derive(move || ui.declined_text.get().unwrap_or_default())/>
+                <LinkedText text=ui.declined_text.get_untracked().unwrap_or_default()/>
             </p>
             <div class="cc-actions">
                 <button

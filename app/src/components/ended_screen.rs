@@ -3,14 +3,14 @@
 use leptos::prelude::*;
 
 use crate::connection::ChatHandle;
-use crate::i18n::I18n;
+use crate::state::ChatState;
 
 /// Confirms the chat ended and its transcript is gone from this window, and
 /// offers a new chat (a new session, with consent again).
 #[component]
 pub fn EndedScreen() -> impl IntoView {
     let chat = expect_context::<ChatHandle>();
-    let i18n = expect_context::<I18n>();
+    let i18n = expect_context::<ChatState>().i18n;
     super::focus_soon(".cc-ended [data-autofocus]");
     view! {
         <section class="cc-screen cc-ended" aria-labelledby="cc-ended-title">

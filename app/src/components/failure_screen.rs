@@ -4,7 +4,6 @@ use leptos::prelude::*;
 
 use super::linked_text::LinkedText;
 use crate::connection::ChatHandle;
-use crate::i18n::I18n;
 use crate::state::{ChatState, Failure};
 
 /// Explains why the chat stopped and what to do instead. For an identity
@@ -14,8 +13,8 @@ use crate::state::{ChatState, Failure};
 #[component]
 pub fn FailureScreen() -> impl IntoView {
     let ui = expect_context::<ChatState>();
+    let i18n = ui.i18n;
     let chat = expect_context::<ChatHandle>();
-    let i18n = expect_context::<I18n>();
     let failure = ui.failure.get_untracked().unwrap_or(Failure::Refused);
     super::focus_soon(".cc-failure [data-autofocus]");
 
@@ -35,7 +34,7 @@ pub fn FailureScreen() -> impl IntoView {
                 </h2>
                 <p>{i18n.text(body)}</p>
                 <p class="cc-emergency">
-                    <LinkedText text=Signal::derive(move || i18n.t_or("failure-emergency", "911"))/>
+                    <LinkedText key="failure-emergency" text="911"/>
                 </p>
             </div>
             {failure

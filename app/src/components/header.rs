@@ -5,7 +5,6 @@ use leptos::prelude::*;
 use super::language_button::LanguageButton;
 use crate::connection::ChatHandle;
 use crate::host::{HostBridge, HostEvent};
-use crate::i18n::I18n;
 use crate::state::ChatState;
 
 /// The clinic's name, the language button, "End chat" (while there is a
@@ -17,9 +16,9 @@ pub fn Header(
     clinic_name: String,
 ) -> impl IntoView {
     let ui = expect_context::<ChatState>();
+    let i18n = ui.i18n;
     let chat = expect_context::<ChatHandle>();
     let bridge = expect_context::<HostBridge>();
-    let i18n = expect_context::<I18n>();
     let can_end = move || ui.screen.get().has_session();
     let minimize = i18n.text("header-minimize");
     let name = move || {

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::connection::ChatHandle;
-use crate::i18n::I18n;
+use crate::state::ChatState;
 
 /// A small header button that switches the widget to the other language,
 /// named in that language ("Español" while in English, "English" while in
@@ -11,7 +11,7 @@ use crate::i18n::I18n;
 /// UI switches at once; the server is asked to chat in it too.
 #[component]
 pub fn LanguageButton() -> impl IntoView {
-    let i18n = expect_context::<I18n>();
+    let i18n = expect_context::<ChatState>().i18n;
     let chat = expect_context::<ChatHandle>();
     let other = move || i18n.locale.get().other();
     view! {

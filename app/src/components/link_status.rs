@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::I18n;
 use crate::state::{ChatState, LinkStatus};
 
 /// "Reconnecting…" while a dropped connection is being restored. The live
@@ -11,7 +10,7 @@ use crate::state::{ChatState, LinkStatus};
 #[component]
 pub fn LinkStatusBanner() -> impl IntoView {
     let ui = expect_context::<ChatState>();
-    let i18n = expect_context::<I18n>();
+    let i18n = ui.i18n;
     let reconnecting =
         move || ui.link.get() == LinkStatus::Reconnecting && ui.screen.get().has_session();
     view! {

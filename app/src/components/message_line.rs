@@ -3,7 +3,6 @@
 use leptos::prelude::*;
 
 use super::linked_text::LinkedText;
-use crate::i18n::I18n;
 use crate::state::{ChatState, Delivery, Entry, EntryKind, Tone};
 
 /// How a line's text is shown.
@@ -28,7 +27,7 @@ pub fn MessageLine(
     entry: Entry,
 ) -> impl IntoView {
     let ui = expect_context::<ChatState>();
-    let i18n = expect_context::<I18n>();
+    let i18n = ui.i18n;
     let epoch = entry.epoch;
     let previous = move || epoch < ui.session_epoch.get();
 
@@ -114,10 +113,14 @@ pub fn MessageLine(
             delivery
         }
     };
+    // A line stays in the language it was said in (as the clinic's words
+    // do): its prefix and label are not re-rendered on a language switch.
+    let who = (!who.is_empty()).then(|| i18n.t(who) + " ");
+    let important = (escalated == Some("true")).then(|| i18n.t("msg-important"));
     let plain = matches!(how, Words::Plain);
-    let words = match how {
-        Words::Catalog(key) => Signal::derive(i18n.text(key)),
-        Words::Linked | Words::Plain => Signal::stored(text),
+    let key = match how {
+        Words::Catalog(key) => key,
+        Words::Linked | Words::Plain => "",
     };
 
     view! {
@@ -126,14 +129,14 @@ pub fn MessageLine(
             data-status=move || status.as_ref().map(|s| s.get().as_str())
             data-intent=intent
             data-escalated=escalated
-            data-important=move || (escalated == Some("true")).then(|| i18n.t("msg-important"))
+            data-important=important
         >
             // The alert role sits inside the item: on the <li> itself it
             // would replace the list-item role the <ol> requires.
             <div class="cc-said" role=(escalated == Some("true")).then_some("alert")>
-                <span class="cc-sr-only">{move || (!who.is_empty()).then(|| i18n.t(who) + " ")}</span>
+                <span class="cc-sr-only">{who}</span>
                 <p class="cc-text">
-                    <LinkedText text=words plain=plain/>
+                    <LinkedText text=text key=key plain=plain/>
                 </p>
             </div>
             <p class="cc-meta">{meta}</p>

@@ -20,13 +20,14 @@ pub fn MessageList(
 ) -> impl IntoView {
     let ui = expect_context::<ChatState>();
     let lines = move || {
+        let mut lines = ui.transcript.get();
         if consent_only {
-            let mut lines = ui.current_lines();
-            lines.retain(|line| !matches!(line.kind, EntryKind::Local { .. }));
-            lines
-        } else {
-            ui.transcript.get()
+            let epoch = ui.session_epoch.get();
+            lines.retain(|line| {
+                line.epoch == epoch && !matches!(line.kind, EntryKind::Local { .. })
+            });
         }
+        lines
     };
     view! {
         <ol class=if consent_only { "cc-messages cc-consent-exchange" } else { "cc-messages" }>

@@ -3,7 +3,6 @@
 use leptos::prelude::*;
 
 use super::linked_text::LinkedText;
-use crate::i18n::I18n;
 
 /// The words that are on screen whatever else is: the chat is not medical
 /// advice, and where to turn in an emergency or a mental health crisis, with
@@ -12,11 +11,10 @@ use crate::i18n::I18n;
 /// still shows the two numbers.
 #[component]
 pub fn SafetyLine() -> impl IntoView {
-    let i18n = expect_context::<I18n>();
     view! {
         <footer class="cc-safety">
             <p>
-                <LinkedText text=Signal::derive(move || i18n.t_or("safety-line", "911 · 988"))/>
+                <LinkedText key="safety-line" text="911 · 988"/>
             </p>
         </footer>
     }

@@ -4,7 +4,6 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::message_list::MessageList;
-use crate::i18n::I18n;
 use crate::state::ChatState;
 
 /// Every line of the conversation, oldest first, as a polite live log that
@@ -13,7 +12,7 @@ use crate::state::ChatState;
 #[component]
 pub fn Transcript() -> impl IntoView {
     let ui = expect_context::<ChatState>();
-    let i18n = expect_context::<I18n>();
+    let i18n = ui.i18n;
     let log = NodeRef::<html::Div>::new();
 
     let length = Memo::new(move |_| ui.transcript.with(Vec::len));

@@ -83,7 +83,10 @@ pub fn parse(tsv: &str) -> Result<Vec<Labelled>, FormatError> {
     let mut rows = Vec::new();
     for (index, line) in tsv.lines().enumerate() {
         let line_no = index + 1;
-        if line.trim().is_empty() || line.starts_with('#') || (index == 0 && line.starts_with("lang\t")) {
+        if line.trim().is_empty()
+            || line.starts_with('#')
+            || (index == 0 && line.starts_with("lang\t"))
+        {
             continue;
         }
         let mut fields = line.splitn(3, '\t');
@@ -169,13 +172,19 @@ impl LabelCounts {
     /// Of the messages predicted as this label, the share that were.
     #[must_use]
     pub fn precision(&self) -> Option<f64> {
-        ratio(self.true_positives, self.true_positives + self.false_positives)
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_positives,
+        )
     }
 
     /// Of the messages labelled with it, the share predicted as it.
     #[must_use]
     pub fn recall(&self) -> Option<f64> {
-        ratio(self.true_positives, self.true_positives + self.false_negatives)
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_negatives,
+        )
     }
 }
 
@@ -222,7 +231,8 @@ impl LanguageReport {
     /// Whether the figures meet `targets` (an empty part meets nothing).
     #[must_use]
     pub fn meets(&self, targets: &Targets) -> bool {
-        self.crisis_recall().is_some_and(|r| r >= targets.crisis_recall)
+        self.crisis_recall()
+            .is_some_and(|r| r >= targets.crisis_recall)
             && self
                 .routing_accuracy()
                 .is_some_and(|r| r >= targets.routing_accuracy)
@@ -251,10 +261,22 @@ pub fn evaluate(model: &IntentModel, rows: &[Labelled]) -> BTreeMap<Locale, Lang
             report.other_escalated += usize::from(crisis_predicted);
         }
         if predicted == row.label {
-            report.labels.entry(row.label.clone()).or_default().true_positives += 1;
+            report
+                .labels
+                .entry(row.label.clone())
+                .or_default()
+                .true_positives += 1;
         } else {
-            report.labels.entry(row.label.clone()).or_default().false_negatives += 1;
-            report.labels.entry(predicted.clone()).or_default().false_positives += 1;
+            report
+                .labels
+                .entry(row.label.clone())
+                .or_default()
+                .false_negatives += 1;
+            report
+                .labels
+                .entry(predicted.clone())
+                .or_default()
+                .false_positives += 1;
             report
                 .misses
                 .push((row.label.clone(), predicted, row.text.clone()));
@@ -290,7 +312,11 @@ pub fn render(part: &str, reports: &BTreeMap<Locale, LanguageReport>, show_misse
             report.other_escalated,
             report.other,
         );
-        let _ = writeln!(out, "{:<28} {:>9} {:>9} {:>5}", "label", "precision", "recall", "n");
+        let _ = writeln!(
+            out,
+            "{:<28} {:>9} {:>9} {:>5}",
+            "label", "precision", "recall", "n"
+        );
         for (label, counts) in &report.labels {
             let n = counts.true_positives + counts.false_negatives;
             let _ = writeln!(

@@ -57,6 +57,8 @@ const TRIGRAM_WEIGHT: f32 = 0.2;
 /// How far example counts are evened out between intents (0: not at all,
 /// 1: every intent weighs the same in training).
 const BALANCE: f32 = 0.5;
+/// Words that make what follows the patient's own.
+const POSSESSIVES: &[&str] = &["my", "mine", "our", "mi", "mis", "nuestra", "nuestro"];
 /// Weight of a word's concept, relative to the word itself.
 const CONCEPT_WEIGHT: f32 = 1.0;
 /// Only the first this-many words of a message are classified; the safety
@@ -280,7 +282,8 @@ impl IntentModel {
     pub fn train(set: &TrainingSet) -> Self {
         let lexicon = LEXICON.as_ref().cloned().unwrap_or_default();
         let vocabulary = Vocabulary::new(set.examples.iter().map(|e| e.text.as_str()), lexicon);
-        let language = LanguageModel::train(set.examples.iter().map(|e| (e.locale, e.text.as_str())));
+        let language =
+            LanguageModel::train(set.examples.iter().map(|e| (e.locale, e.text.as_str())));
         let mut intents: Vec<String> = Vec::new();
         let mut labels = Vec::with_capacity(set.examples.len());
         for example in &set.examples {
@@ -571,10 +574,18 @@ fn base_words(text: &str, lexicon: &Lexicon) -> Vec<String> {
 /// The named features of a message's words, scaled to unit length.
 fn featurize(words: &[String], lexicon: &Lexicon) -> Vec<(String, f32)> {
     let mut features: HashMap<String, f32> = HashMap::new();
-    for word in words {
+    for (position, word) in words.iter().enumerate() {
         *features.entry(format!("w:{word}")).or_default() += 1.0;
         if let Some(concept) = lexicon.concept(word) {
             *features.entry(format!("k:{concept}")).or_default() += CONCEPT_WEIGHT;
+            // "my refills", "mis resultados": the patient's own records,
+            // not a general question about the topic.
+            let owned = words[position.saturating_sub(2)..position]
+                .iter()
+                .any(|w| POSSESSIVES.contains(&w.as_str()));
+            if owned {
+                *features.entry(format!("o:{concept}")).or_default() += CONCEPT_WEIGHT;
+            }
         }
         let chars: Vec<char> = word.chars().collect();
         if chars.len() > 5 {
@@ -652,11 +663,19 @@ mod tests {
         for (text, intent, locale) in [
             ("when r u open saturday", "faq.hours", Locale::En),
             ("a que hora abren el sabado", "faq.hours", Locale::Es),
-            ("when is my next appointmnet", "appointments.list", Locale::En),
+            (
+                "when is my next appointmnet",
+                "appointments.list",
+                Locale::En,
+            ),
             ("quiero cancelar mi cita", "appointments.cancel", Locale::Es),
         ] {
             let understood = model.understand(text);
-            assert_eq!(understood.decision.intent(), Some(intent), "{text}: {understood:?}");
+            assert_eq!(
+                understood.decision.intent(),
+                Some(intent),
+                "{text}: {understood:?}"
+            );
             assert_eq!(understood.locale, Some(locale), "{text}");
         }
     }
@@ -664,7 +683,10 @@ mod tests {
     #[test]
     fn off_topic_is_unknown() {
         let model = demo();
-        for text in ["what is the capital of france", "cuál es la capital de francia"] {
+        for text in [
+            "what is the capital of france",
+            "cuál es la capital de francia",
+        ] {
             assert_eq!(model.understand(text).decision, Decision::Unknown, "{text}");
         }
     }

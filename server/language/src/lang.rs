@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A language the chat speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Locale {
     /// English.
@@ -88,8 +90,9 @@ pub struct LanguageModel {
 
 /// Below this log-likelihood margin per trigram, the language is unclear.
 const MIN_MARGIN: f32 = 0.08;
-/// Shorter messages ("ok", "hi") say nothing reliable about their language.
-const MIN_TRIGRAMS: usize = 3;
+/// Shorter messages ("ok", "hi", "gracias") say nothing reliable about
+/// their language (marks such as "¿" still count).
+const MIN_TRIGRAMS: usize = 8;
 
 impl LanguageModel {
     /// Learns each language's trigrams from labelled phrases.

@@ -21,9 +21,9 @@
 //! This crate decides what a message *is*; it never decides what to say.
 //! Replies live in the server's message catalog.
 
-pub mod text;
-pub mod safety;
-pub mod lang;
+pub mod eval;
 pub mod intents;
 pub mod knowledge;
-pub mod eval;
+pub mod lang;
+pub mod safety;
+pub mod text;

@@ -137,7 +137,10 @@ pub fn is_apostrophe(c: char) -> bool {
 #[must_use]
 pub fn words(text: &str) -> Vec<String> {
     let without: String = text.chars().filter(|c| !is_apostrophe(*c)).collect();
-    let folded: String = fold(&without).chars().filter(|c| !is_apostrophe(*c)).collect();
+    let folded: String = fold(&without)
+        .chars()
+        .filter(|c| !is_apostrophe(*c))
+        .collect();
     folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
@@ -191,9 +194,7 @@ pub fn edits_within_chars(a: &[char], b: &[char], max: usize) -> Option<usize> {
         let mut row_min = current[0];
         for j in low..=high {
             let substitution = one_back[j - 1] + usize::from(a[i - 1] != b[j - 1]);
-            let mut cost = substitution
-                .min(one_back[j] + 1)
-                .min(current[j - 1] + 1);
+            let mut cost = substitution.min(one_back[j] + 1).min(current[j - 1] + 1);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 cost = cost.min(two_back[j - 2] + 1);
             }
@@ -382,7 +383,10 @@ pub fn is_leet_word_char(c: char) -> bool {
 #[must_use]
 pub fn leet_words(text: &str) -> Vec<String> {
     let without: String = text.chars().filter(|c| !is_apostrophe(*c)).collect();
-    let folded: String = fold(&without).chars().filter(|c| !is_apostrophe(*c)).collect();
+    let folded: String = fold(&without)
+        .chars()
+        .filter(|c| !is_apostrophe(*c))
+        .collect();
     folded
         .split(|c: char| !is_leet_word_char(c))
         .map(|word| word.trim_matches(|c| c == '!' || c == '|'))
@@ -488,9 +492,24 @@ mod tests {
     #[test]
     fn fold_removes_default_ignorable_characters() {
         for invisible in [
-            '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}', '\u{200E}',
-            '\u{200F}', '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{FE0F}', '\u{034F}',
-            '\u{E0041}', '\u{E0100}', '\u{180E}', '\u{3164}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{FE0F}',
+            '\u{034F}',
+            '\u{E0041}',
+            '\u{E0100}',
+            '\u{180E}',
+            '\u{3164}',
         ] {
             let text = format!("su{invisible}ici{invisible}de");
             assert_eq!(fold(&text), "suicide", "U+{:04X}", invisible as u32);
@@ -518,7 +537,7 @@ mod tests {
         assert_eq!(fold("s\u{03BF}s"), "sos"); // Greek ο
         assert_eq!(fold("\u{03B9}"), "i"); // Greek ι
         assert_eq!(fold("ΚΙLL"), "kill"); // Greek capitals
-        // Letters with no Latin look-alike stay as they are.
+                                          // Letters with no Latin look-alike stay as they are.
         assert_eq!(fold("Ж"), "ж");
         assert_eq!(fold("日本"), "日本");
     }
@@ -568,7 +587,9 @@ mod tests {
             for i in 1..=a.len() {
                 for j in 1..=b.len() {
                     let cost = usize::from(a[i - 1] != b[j - 1]);
-                    d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+                    d[i][j] = (d[i - 1][j] + 1)
+                        .min(d[i][j - 1] + 1)
+                        .min(d[i - 1][j - 1] + cost);
                     if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                         d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
                     }

@@ -1,11 +1,12 @@
 //! One answer under construction (the reply's text and intent, then an
 //! optional card) and how it becomes protocol messages.
 
+use protocol::vocab::{CardKind, ErrorCode, Intent, NoticeCode};
 use protocol::{CardAction, CardItem, ServerMessage};
 
 /// A card that follows a reply.
 pub(super) struct Card {
-    pub kind: &'static str,
+    pub kind: CardKind,
     pub title: String,
     pub items: Vec<CardItem>,
     pub actions: Vec<CardAction>,
@@ -24,7 +25,12 @@ pub(super) struct Answer {
 }
 
 impl Answer {
-    pub(super) fn text(intent: &str, text: String) -> Self {
+    pub(super) fn text(intent: Intent, text: String) -> Self {
+        Self::named(intent.as_str(), text)
+    }
+
+    /// A reply under a clinic FAQ intent (`faq.*`), or any intent by name.
+    pub(super) fn named(intent: &str, text: String) -> Self {
         Self {
             intent: intent.to_owned(),
             text,
@@ -36,7 +42,7 @@ impl Answer {
 
     pub(super) fn card(
         mut self,
-        kind: &'static str,
+        kind: CardKind,
         title: impl Into<String>,
         items: Vec<CardItem>,
         actions: Vec<CardAction>,
@@ -62,7 +68,7 @@ impl Answer {
         if let Some(card) = self.card {
             replies.push(ServerMessage::Card {
                 in_reply_to: id.to_owned(),
-                kind: card.kind.to_owned(),
+                kind: card.kind.as_str().to_owned(),
                 title: card.title,
                 items: card.items,
                 actions: card.actions,
@@ -73,16 +79,16 @@ impl Answer {
     }
 }
 
-pub(super) fn notice(code: &str, text: String) -> ServerMessage {
+pub(super) fn notice(code: NoticeCode, text: String) -> ServerMessage {
     ServerMessage::Notice {
-        code: code.to_owned(),
+        code: code.as_str().to_owned(),
         text,
     }
 }
 
-pub(super) fn error(code: &str, text: String) -> ServerMessage {
+pub(super) fn error(code: ErrorCode, text: String) -> ServerMessage {
     ServerMessage::Error {
-        code: code.to_owned(),
+        code: code.as_str().to_owned(),
         text,
     }
 }

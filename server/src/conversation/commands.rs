@@ -91,7 +91,12 @@ mod tests {
         for again in ["try again", "Intentar de nuevo", "otra vez"] {
             assert!(is_retry(again), "{again}");
         }
-        for resend in ["new code please", "I didn't get it", "otro código", "no me llegó"] {
+        for resend in [
+            "new code please",
+            "I didn't get it",
+            "otro código",
+            "no me llegó",
+        ] {
             assert!(is_resend(resend), "{resend}");
         }
     }

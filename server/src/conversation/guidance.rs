@@ -7,6 +7,7 @@
 
 use carechat_language::lang::Locale;
 use carechat_language::safety::Category;
+use protocol::vocab::{CardKind, Intent};
 use protocol::CardAction;
 
 use super::answer::{Answer, Card};
@@ -76,10 +77,7 @@ impl Conversation {
         let text_988 = link(
             "text-crisis",
             t("text-crisis"),
-            sms_href(
-                &lines.crisis,
-                (locale == Locale::Es).then_some("AYUDA"),
-            ),
+            sms_href(&lines.crisis, (locale == Locale::Es).then_some("AYUDA")),
         );
         let text_line = link(
             "text-crisis-text-line",
@@ -104,14 +102,14 @@ impl Conversation {
             Category::Poisoning => vec![call_poison, call_911, call_nurse],
         };
         let intent = if category.is_medical() {
-            "safety.emergency"
+            Intent::SafetyEmergency
         } else {
-            "safety.crisis"
+            Intent::SafetyCrisis
         };
         Answer {
             escalated: true,
             card: Some(Card {
-                kind: "emergency",
+                kind: CardKind::Emergency,
                 title: t("emergency-card-title"),
                 items: Vec::new(),
                 actions,
@@ -131,14 +129,20 @@ impl Conversation {
             "safety-medical-advice",
             &[
                 ("nurse", Arg::from(nurse)),
-                ("emergency", Arg::from(self.clinic.crisis_lines.emergency.as_str())),
-                ("crisis", Arg::from(self.clinic.crisis_lines.crisis.as_str())),
+                (
+                    "emergency",
+                    Arg::from(self.clinic.crisis_lines.emergency.as_str()),
+                ),
+                (
+                    "crisis",
+                    Arg::from(self.clinic.crisis_lines.crisis.as_str()),
+                ),
             ],
         );
         let book = state.offer(
             self.catalog.text(locale, "offer-book", &[]),
             Offer::Meant {
-                intent: "appointments.book".to_owned(),
+                intent: Intent::AppointmentsBook.as_str().to_owned(),
                 request: Phi::new(text.to_owned()),
             },
         );
@@ -149,10 +153,10 @@ impl Conversation {
         );
         Answer {
             escalated: true,
-            ..Answer::text("safety.medical_advice", words)
+            ..Answer::text(Intent::SafetyMedicalAdvice, words)
         }
         .card(
-            "choices",
+            CardKind::Choices,
             self.catalog.text(locale, "advice-card-title", &[]),
             Vec::new(),
             vec![book, call_nurse],

@@ -51,11 +51,12 @@ mod verify;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use carechat_language::intents::{Decision, IntentModel, TrainingSet, UNKNOWN_INTENT};
+use carechat_language::intents::{Decision, IntentModel, TrainingSet};
 use carechat_language::knowledge::KnowledgeBase;
 use carechat_language::lang::Locale;
 use carechat_language::safety::{self, Concern};
 use chrono_tz::Tz;
+use protocol::vocab::{CardKind, ErrorCode, Intent, NoticeCode};
 use protocol::{ClientMessage, ServerMessage, SessionId};
 
 use self::answer::{error, notice, Answer};
@@ -170,7 +171,7 @@ impl Conversation {
             ("clinic", Arg::from(self.clinic.name.as_str())),
             ("phone", Arg::from(self.clinic.phone.as_str())),
         ];
-        all.extend(args.iter().map(|(k, v)| (*k, v.clone())));
+        all.extend(args.iter().map(|(k, v)| (*k, *v)));
         self.catalog.text(locale, key, &all)
     }
 
@@ -197,7 +198,7 @@ impl Conversation {
                     Outcome::Send(vec![self.locale_message(locale)])
                 }
                 None => Outcome::Send(vec![error(
-                    "unsupported_locale",
+                    ErrorCode::UnsupportedLocale,
                     self.t(state.locale, "error-unsupported-locale", &[]),
                 )]),
             },
@@ -233,16 +234,22 @@ impl Conversation {
                         .event(AuditAction::ConsentDeclined, None, AuditOutcome::Success),
                 )
                 .await;
-            return notice("consent_declined", self.t(locale, "consent-declined", &[]));
+            return notice(
+                NoticeCode::ConsentDeclined,
+                self.t(locale, "consent-declined", &[]),
+            );
         }
         if policy_version != self.clinic.policy_version {
             return error(
-                "policy_version_mismatch",
+                ErrorCode::PolicyVersionMismatch,
                 self.t(locale, "error-policy-version", &[]),
             );
         }
         if let ConsentState::Accepted { .. } = state.consent {
-            return notice("consent_accepted", self.t(locale, "consent-accepted", &[]));
+            return notice(
+                NoticeCode::ConsentAccepted,
+                self.t(locale, "consent-accepted", &[]),
+            );
         }
         match self
             .ledger
@@ -258,12 +265,15 @@ impl Conversation {
                     ))
                     .await;
                 state.consent = ConsentState::Accepted { policy_version };
-                notice("consent_accepted", self.t(locale, "consent-accepted", &[]))
+                notice(
+                    NoticeCode::ConsentAccepted,
+                    self.t(locale, "consent-accepted", &[]),
+                )
             }
             Err(e) => {
                 tracing::error!(session = ?turn.sid, error = %e, "consent could not be recorded");
                 error(
-                    "consent_not_recorded",
+                    ErrorCode::ConsentNotRecorded,
                     self.t(locale, "error-consent-not-recorded", &[]),
                 )
             }
@@ -278,13 +288,13 @@ impl Conversation {
         }
         if !matches!(state.consent, ConsentState::Accepted { .. }) {
             return Some(vec![error(
-                "consent_required",
+                ErrorCode::ConsentRequired,
                 self.t(state.locale, "error-consent-required", &[]),
             )]);
         }
         if id.is_empty() || id.len() > 64 {
             return Some(vec![error(
-                "invalid_message_id",
+                ErrorCode::InvalidMessageId,
                 self.t(state.locale, "error-invalid-message-id", &[]),
             )]);
         }
@@ -294,6 +304,10 @@ impl Conversation {
     /// Switches the chat to the language `text` is written in, when that
     /// is clear and differs; the `locale` message goes before the reply.
     fn follow_language(&self, state: &mut ChatState, text: &str) -> Option<ServerMessage> {
+        // Identity details are names and dates: no evidence of a language.
+        if crate::identity::details::mentions_date(text) {
+            return None;
+        }
         let detected = self.model.language(text)?;
         (detected != state.locale).then(|| {
             state.locale = detected;
@@ -333,7 +347,7 @@ impl Conversation {
         }
         if text.chars().count() > MAX_SAY_CHARS {
             return vec![error(
-                "message_too_long",
+                ErrorCode::MessageTooLong,
                 self.t(
                     state.locale,
                     "error-message-too-long",
@@ -380,7 +394,7 @@ impl Conversation {
     }
 
     fn expired(&self, locale: Locale) -> Answer {
-        Answer::text("card.expired", self.t(locale, "card-expired", &[]))
+        Answer::text(Intent::CardExpired, self.t(locale, "card-expired", &[]))
     }
 
     /// Turns an answer into messages, remembers them for the id, and keeps
@@ -418,13 +432,10 @@ impl Conversation {
     async fn understand(&self, turn: &Turn<'_>, state: &mut ChatState, text: &str) -> Answer {
         let locale = state.locale;
         if text.trim().is_empty() {
-            return Answer::text("chat.empty", self.t(locale, "chat-empty", &[]));
+            return Answer::text(Intent::ChatEmpty, self.t(locale, "chat-empty", &[]));
         }
         let understood = self.model.understand(text).decision;
-        if let Some(answer) = self
-            .continue_waiting(turn, state, text, &understood)
-            .await
-        {
+        if let Some(answer) = self.continue_waiting(turn, state, text, &understood).await {
             return answer;
         }
         if commands::is_retry(text) {
@@ -451,17 +462,7 @@ impl Conversation {
         text: &str,
     ) -> Answer {
         let locale = state.locale;
-        let request = || Phi::new(text.to_owned());
-        let task = match intent {
-            "appointments.list" => Some(Task::Appointments),
-            "appointments.book" => Some(Task::Book(request())),
-            "appointments.cancel" => Some(Task::Cancel),
-            "appointments.reschedule" => Some(Task::Reschedule(request())),
-            "labs.status" => Some(Task::Labs),
-            "refills.status" => Some(Task::Refills),
-            _ => None,
-        };
-        if let Some(task) = task {
+        if let Some(task) = Task::for_intent(intent, text) {
             return match state.verified.clone() {
                 Some(patient) => self.run(turn, state, &patient, task).await,
                 None => {
@@ -470,18 +471,19 @@ impl Conversation {
                 }
             };
         }
-        match intent {
-            "handoff.person" => {
-                Answer::text("handoff.person", self.t(locale, "handoff-person", &[]))
+        let key = match Intent::parse(intent) {
+            Some(Intent::HandoffPerson) => "handoff-person",
+            Some(Intent::ChatGreeting) => "chat-greeting",
+            Some(Intent::ChatThanks) => "chat-thanks",
+            Some(Intent::ChatGoodbye) => "chat-goodbye",
+            _ => {
+                return match self.knowledge.faq.iter().find(|e| e.intent == intent) {
+                    Some(entry) => Answer::named(&entry.intent, entry.answer(locale).to_owned()),
+                    None => self.fallback(locale),
+                }
             }
-            "chat.greeting" => Answer::text("chat.greeting", self.t(locale, "chat-greeting", &[])),
-            "chat.thanks" => Answer::text("chat.thanks", self.t(locale, "chat-thanks", &[])),
-            "chat.goodbye" => Answer::text("chat.goodbye", self.t(locale, "chat-goodbye", &[])),
-            faq => match self.knowledge.faq.iter().find(|e| e.intent == faq) {
-                Some(entry) => Answer::text(&entry.intent, entry.answer(locale).to_owned()),
-                None => self.fallback(locale),
-            },
-        }
+        };
+        Answer::named(intent, self.t(locale, key, &[]))
     }
 
     /// "Did you mean…?": up to three choices, and a person.
@@ -500,17 +502,18 @@ impl Conversation {
                 )
             })
             .collect();
-        if !choices.iter().any(|c| c == "handoff.person") {
+        let person = Intent::HandoffPerson.as_str();
+        if !choices.iter().any(|c| c == person) {
             actions.push(state.offer(
-                self.intent_label(locale, "handoff.person"),
+                self.intent_label(locale, person),
                 Offer::Meant {
-                    intent: "handoff.person".to_owned(),
+                    intent: person.to_owned(),
                     request: Phi::new(String::new()),
                 },
             ));
         }
-        Answer::text("clarify", self.t(locale, "clarify", &[])).card(
-            "choices",
+        Answer::text(Intent::Clarify, self.t(locale, "clarify", &[])).card(
+            CardKind::Choices,
             self.t(locale, "clarify-card-title", &[]),
             Vec::new(),
             actions,
@@ -539,7 +542,10 @@ impl Conversation {
     }
 
     fn fallback(&self, locale: Locale) -> Answer {
-        Answer::text(UNKNOWN_INTENT, self.t(locale, "fallback-unknown", &[]))
+        Answer::text(
+            Intent::FallbackUnknown,
+            self.t(locale, "fallback-unknown", &[]),
+        )
     }
 }
 

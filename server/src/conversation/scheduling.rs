@@ -2,6 +2,8 @@
 //! before anything in the EHR changes, and what each button does once
 //! pressed. The words of a request are read by [`crate::booking`].
 
+use protocol::vocab::{CardKind, Intent};
+
 use super::answer::Answer;
 use super::state::{ChatState, Offer, Retry};
 use super::{Conversation, Turn};
@@ -28,7 +30,7 @@ impl Conversation {
         let picked = booking::pick(&slots, &wish, self.tz);
         if picked.is_empty() {
             return Answer::text(
-                "appointments.no_slots",
+                Intent::AppointmentsNoSlots,
                 self.t(locale, "appointments-no-slots", &[]),
             );
         }
@@ -47,12 +49,12 @@ impl Conversation {
             .collect();
         let none = state.offer(self.t(locale, "button-none-of-these", &[]), Offer::Dismiss);
         let intent = if moving.is_some() {
-            "appointments.reschedule"
+            Intent::AppointmentsReschedule
         } else {
-            "appointments.book"
+            Intent::AppointmentsBook
         };
         Answer::text(intent, self.t(locale, "appointments-slots", &[])).card(
-            "slots",
+            CardKind::Slots,
             self.t(locale, "slots-title", &[]),
             items,
             vec![none],
@@ -72,7 +74,10 @@ impl Conversation {
                 self.answer_intent(turn, state, &intent, request.expose())
                     .await
             }
-            _ => Answer::text("card.dismissed", self.t(state.locale, "card-dismissed", &[])),
+            _ => Answer::text(
+                Intent::CardDismissed,
+                self.t(state.locale, "card-dismissed", &[]),
+            ),
         }
     }
 
@@ -95,14 +100,22 @@ impl Conversation {
         match offer.clone() {
             Offer::Dismiss | Offer::Meant { .. } => self.act_open(turn, state, offer).await,
             Offer::Slot { slot, moving: None } => {
-                let actions = confirm(state, "button-yes-book", Offer::ConfirmBook(slot.clone()), "button-no");
-                Answer::text("appointments.confirm", self.t(locale, "appointments-confirm", &[]))
-                    .card(
-                        "confirm",
-                        self.t(locale, "confirm-book-title", &[]),
-                        vec![self.slot_item(locale, &slot, Vec::new())],
-                        actions,
-                    )
+                let actions = confirm(
+                    state,
+                    "button-yes-book",
+                    Offer::ConfirmBook(slot.clone()),
+                    "button-no",
+                );
+                Answer::text(
+                    Intent::AppointmentsConfirm,
+                    self.t(locale, "appointments-confirm", &[]),
+                )
+                .card(
+                    CardKind::Confirm,
+                    self.t(locale, "confirm-book-title", &[]),
+                    vec![self.slot_item(locale, &slot, Vec::new())],
+                    actions,
+                )
             }
             Offer::Slot {
                 slot,
@@ -121,24 +134,30 @@ impl Conversation {
                 old.title = self.t(locale, "move-from", &[("when", (&old.title).into())]);
                 let mut new = self.slot_item(locale, &slot, Vec::new());
                 new.title = self.t(locale, "move-to", &[("when", (&new.title).into())]);
-                Answer::text("appointments.confirm", self.t(locale, "appointments-confirm", &[]))
-                    .card(
-                        "confirm",
-                        self.t(locale, "confirm-move-title", &[]),
-                        vec![old, new],
-                        actions,
-                    )
+                Answer::text(
+                    Intent::AppointmentsConfirm,
+                    self.t(locale, "appointments-confirm", &[]),
+                )
+                .card(
+                    CardKind::Confirm,
+                    self.t(locale, "confirm-move-title", &[]),
+                    vec![old, new],
+                    actions,
+                )
             }
             Offer::ConfirmBook(slot) => match self.records.book(who, &patient.id, &slot.id).await {
                 Ok(a) => {
                     let a = a.into_inner();
-                    Answer::text("appointments.booked", self.t(locale, "appointments-booked", &[]))
-                        .card(
-                            "booked",
-                            self.t(locale, "booked-title", &[]),
-                            vec![self.appointment_item(locale, &a, Vec::new())],
-                            Vec::new(),
-                        )
+                    Answer::text(
+                        Intent::AppointmentsBooked,
+                        self.t(locale, "appointments-booked", &[]),
+                    )
+                    .card(
+                        CardKind::Booked,
+                        self.t(locale, "booked-title", &[]),
+                        vec![self.appointment_item(locale, &a, Vec::new())],
+                        Vec::new(),
+                    )
                 }
                 Err(e) => self.ehr_failed(state, e, Retry::Offer(Box::new(offer))),
             },
@@ -151,11 +170,11 @@ impl Conversation {
                     Ok(a) => {
                         let a = a.into_inner();
                         Answer::text(
-                            "appointments.rescheduled",
+                            Intent::AppointmentsRescheduled,
                             self.t(locale, "appointments-rescheduled", &[]),
                         )
                         .card(
-                            "booked",
+                            CardKind::Booked,
                             self.t(locale, "moved-title", &[]),
                             vec![self.appointment_item(locale, &a, Vec::new())],
                             Vec::new(),
@@ -165,22 +184,30 @@ impl Conversation {
                 }
             }
             Offer::PickCancel(a) => {
-                let actions = confirm(state, "button-yes-cancel", Offer::ConfirmCancel(a.clone()), "button-no-keep");
-                Answer::text("appointments.confirm", self.t(locale, "appointments-confirm", &[]))
-                    .card(
-                        "confirm",
-                        self.t(locale, "confirm-cancel-title", &[]),
-                        vec![self.appointment_item(locale, &a, Vec::new())],
-                        actions,
-                    )
+                let actions = confirm(
+                    state,
+                    "button-yes-cancel",
+                    Offer::ConfirmCancel(a.clone()),
+                    "button-no-keep",
+                );
+                Answer::text(
+                    Intent::AppointmentsConfirm,
+                    self.t(locale, "appointments-confirm", &[]),
+                )
+                .card(
+                    CardKind::Confirm,
+                    self.t(locale, "confirm-cancel-title", &[]),
+                    vec![self.appointment_item(locale, &a, Vec::new())],
+                    actions,
+                )
             }
             Offer::ConfirmCancel(a) => match self.records.cancel(who, &patient.id, &a.id).await {
                 Ok(()) => Answer::text(
-                    "appointments.cancelled",
+                    Intent::AppointmentsCancelled,
                     self.t(locale, "appointments-cancelled", &[]),
                 )
                 .card(
-                    "cancelled",
+                    CardKind::Cancelled,
                     self.t(locale, "cancelled-title", &[]),
                     vec![self.appointment_item(locale, &a, Vec::new())],
                     Vec::new(),

@@ -7,6 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use carechat_language::lang::Locale;
 use carechat_language::safety::Category;
+use protocol::vocab::Intent;
 use protocol::{CardAction, ServerMessage};
 use rand_core::{OsRng, RngCore};
 
@@ -29,6 +30,24 @@ pub(super) enum Task {
     Reschedule(Phi<String>),
     Labs,
     Refills,
+}
+
+impl Task {
+    /// The task a built-in intent stands for, with what the patient wrote
+    /// (a booking or a move keeps its day and time); `None` for intents
+    /// that are not about the patient's records.
+    pub(super) fn for_intent(intent: &str, text: &str) -> Option<Self> {
+        let request = || Phi::new(text.to_owned());
+        Some(match Intent::parse(intent)? {
+            Intent::AppointmentsList => Self::Appointments,
+            Intent::AppointmentsBook => Self::Book(request()),
+            Intent::AppointmentsCancel => Self::Cancel,
+            Intent::AppointmentsReschedule => Self::Reschedule(request()),
+            Intent::LabsStatus => Self::Labs,
+            Intent::RefillsStatus => Self::Refills,
+            _ => return None,
+        })
+    }
 }
 
 /// What a card button does, remembered under its random action id.

@@ -4,6 +4,7 @@
 //! [`crate::records`], which audits it.
 
 use carechat_language::lang::Locale;
+use protocol::vocab::{CardKind, Intent};
 use protocol::{CardAction, CardItem};
 
 use super::answer::Answer;
@@ -34,14 +35,16 @@ impl Conversation {
                 };
                 if list.is_empty() {
                     return Answer::text(
-                        "appointments.none",
+                        Intent::AppointmentsNone,
                         self.t(locale, "appointments-none", &[]),
                     );
                 }
                 let (intent, key) = match &task {
-                    Task::Cancel => ("appointments.cancel", "appointments-cancel"),
-                    Task::Reschedule(_) => ("appointments.reschedule", "appointments-reschedule"),
-                    _ => ("appointments.list", "appointments-list"),
+                    Task::Cancel => (Intent::AppointmentsCancel, "appointments-cancel"),
+                    Task::Reschedule(_) => {
+                        (Intent::AppointmentsReschedule, "appointments-reschedule")
+                    }
+                    _ => (Intent::AppointmentsList, "appointments-list"),
                 };
                 let items = list
                     .iter()
@@ -70,7 +73,7 @@ impl Conversation {
                     })
                     .collect();
                 Answer::text(intent, self.t(locale, key, &[])).card(
-                    "appointments",
+                    CardKind::Appointments,
                     self.t(locale, &format!("{key}-title"), &[]),
                     items,
                     Vec::new(),
@@ -92,7 +95,7 @@ impl Conversation {
                     Err(e) => return self.ehr_failed(state, e, Retry::Task(task)),
                 };
                 if orders.is_empty() {
-                    return Answer::text("labs.none", self.t(locale, "labs-none", &[]));
+                    return Answer::text(Intent::LabsNone, self.t(locale, "labs-none", &[]));
                 }
                 let ready = orders
                     .iter()
@@ -126,8 +129,8 @@ impl Conversation {
                         actions: Vec::new(),
                     })
                     .collect();
-                Answer::text("labs.status", text).card(
-                    "labs",
+                Answer::text(Intent::LabsStatus, text).card(
+                    CardKind::Labs,
                     self.t(locale, "labs-title", &[]),
                     items,
                     Vec::new(),
@@ -139,7 +142,7 @@ impl Conversation {
                     Err(e) => return self.ehr_failed(state, e, Retry::Task(task)),
                 };
                 if refills.is_empty() {
-                    return Answer::text("refills.none", self.t(locale, "refills-none", &[]));
+                    return Answer::text(Intent::RefillsNone, self.t(locale, "refills-none", &[]));
                 }
                 let items = refills
                     .iter()
@@ -159,8 +162,8 @@ impl Conversation {
                         actions: Vec::new(),
                     })
                     .collect();
-                Answer::text("refills.status", self.t(locale, "refills-status", &[])).card(
-                    "refills",
+                Answer::text(Intent::RefillsStatus, self.t(locale, "refills-status", &[])).card(
+                    CardKind::Refills,
                     self.t(locale, "refills-title", &[]),
                     items,
                     Vec::new(),
@@ -176,16 +179,21 @@ impl Conversation {
         match e {
             EhrError::Unavailable(_) => {
                 state.retry = Some(retry);
-                Answer::text("ehr.unavailable", self.t(locale, "ehr-unavailable", &[]))
+                Answer::text(
+                    Intent::EhrUnavailable,
+                    self.t(locale, "ehr-unavailable", &[]),
+                )
             }
             EhrError::NotFound => {
-                Answer::text("ehr.not_found", self.t(locale, "ehr-not-found", &[]))
+                Answer::text(Intent::EhrNotFound, self.t(locale, "ehr-not-found", &[]))
             }
             EhrError::Conflict(_) => Answer::text(
-                "appointments.slot_taken",
+                Intent::AppointmentsSlotTaken,
                 self.t(locale, "appointments-slot-taken", &[]),
             ),
-            EhrError::Rejected(_) => Answer::text("ehr.error", self.t(locale, "ehr-error", &[])),
+            EhrError::Rejected(_) => {
+                Answer::text(Intent::EhrError, self.t(locale, "ehr-error", &[]))
+            }
         }
     }
 

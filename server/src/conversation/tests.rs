@@ -214,7 +214,6 @@ async fn the_transcript_never_keeps_a_one_time_code() {
     assert!(!texts.iter().any(|t| t.contains(&code)), "{texts:?}");
 }
 
-
 /// The reply among an answer's messages.
 fn reply(messages: &[ServerMessage]) -> (&str, &str, bool) {
     messages
@@ -235,9 +234,12 @@ fn emergency_links(messages: &[ServerMessage]) -> Vec<String> {
     messages
         .iter()
         .filter_map(|m| match m {
-            ServerMessage::Card { kind, actions, .. } if kind == "emergency" => {
-                Some(actions.iter().filter_map(|a| a.href.clone()).collect::<Vec<_>>())
-            }
+            ServerMessage::Card { kind, actions, .. } if kind == "emergency" => Some(
+                actions
+                    .iter()
+                    .filter_map(|a| a.href.clone())
+                    .collect::<Vec<_>>(),
+            ),
             _ => None,
         })
         .flatten()
@@ -258,15 +260,24 @@ impl Setup {
 async fn a_crisis_before_consent_gets_guidance_and_nothing_is_stored() {
     let s = setup().await;
     let mut state = ChatState::default();
-    for (id, text) in [("m1", "I want to end my life"), ("m2", "ya no quiero vivir")] {
+    for (id, text) in [
+        ("m1", "I want to end my life"),
+        ("m2", "ya no quiero vivir"),
+    ] {
         let messages = s.say_all(&mut state, id, text).await;
         let (intent, words, escalated) = reply(&messages);
         assert_eq!(intent, "safety.crisis", "{text}");
         assert!(escalated && words.contains("988"), "{text}: {words}");
         let links = emergency_links(&messages);
-        assert!(links.contains(&"tel:988".to_owned()) && links.contains(&"tel:911".to_owned()), "{links:?}");
+        assert!(
+            links.contains(&"tel:988".to_owned()) && links.contains(&"tel:911".to_owned()),
+            "{links:?}"
+        );
     }
-    assert!(state.answered.is_empty(), "a message before consent was kept");
+    assert!(
+        state.answered.is_empty(),
+        "a message before consent was kept"
+    );
     assert!(!s.engine.ledger.path().exists());
     assert!(s.store.transcript(&s.who.session).await.unwrap().is_empty());
     // The Spanish one switched the chat to Spanish.
@@ -278,13 +289,18 @@ async fn a_crisis_at_the_end_of_an_over_long_message_is_screened_first() {
     let s = setup().await;
     let mut state = ChatState::default();
     s.consent(&mut state, true).await;
-    let long = format!("{} and honestly I just want to die", "what are your hours ".repeat(250));
+    let long = format!(
+        "{} and honestly I just want to die",
+        "what are your hours ".repeat(250)
+    );
     assert!(long.chars().count() > MAX_SAY_CHARS);
     let messages = s.say_all(&mut state, "m1", &long).await;
     assert_eq!(reply(&messages).0, "safety.crisis");
     let ordinary = "what are your hours ".repeat(250);
     let messages = s.say_all(&mut state, "m2", &ordinary).await;
-    assert!(matches!(&messages[0], ServerMessage::Error { code, .. } if code == "message_too_long"));
+    assert!(
+        matches!(&messages[0], ServerMessage::Error { code, .. } if code == "message_too_long")
+    );
 }
 
 #[tokio::test]
@@ -298,7 +314,10 @@ async fn safety_comes_first_while_a_code_is_awaited_and_during_a_confirmation() 
     let messages = s.say_all(&mut state, "m3", "my husband hits me").await;
     assert_eq!(reply(&messages).0, "safety.crisis");
     assert!(emergency_links(&messages).contains(&"tel:+18007997233".to_owned()));
-    assert!(matches!(state.waiting, Waiting::Code { .. }), "the verification stays open");
+    assert!(
+        matches!(state.waiting, Waiting::Code { .. }),
+        "the verification stays open"
+    );
 }
 
 #[tokio::test]
@@ -307,7 +326,9 @@ async fn a_whole_name_with_the_birth_date_verifies_and_a_stray_line_gets_a_next_
     let mut state = ChatState::default();
     s.consent(&mut state, true).await;
     s.say(&mut state, "m1", "when is my next appointment").await;
-    let sent = s.say_all(&mut state, "m2", "Morgan Sample, born 03/02/1984").await;
+    let sent = s
+        .say_all(&mut state, "m2", "Morgan Sample, born 03/02/1984")
+        .await;
     assert_eq!(reply(&sent).0, "identity.code_sent");
     let ServerMessage::Reply { intent, .. } = s.say(&mut state, "m3", "hmm ok").await else {
         panic!()
@@ -316,7 +337,10 @@ async fn a_whole_name_with_the_birth_date_verifies_and_a_stray_line_gets_a_next_
     let Waiting::Code { pending, .. } = &state.waiting else {
         panic!("no code awaited")
     };
-    assert!(pending.matched_patient(), "the full name did not find the patient");
+    assert!(
+        pending.matched_patient(),
+        "the full name did not find the patient"
+    );
 }
 
 #[tokio::test]
@@ -324,8 +348,12 @@ async fn spanish_is_answered_in_spanish() {
     let s = setup().await;
     let mut state = ChatState::default();
     s.consent(&mut state, true).await;
-    let messages = s.say_all(&mut state, "m1", "¿a qué hora abren el sábado?").await;
-    assert!(matches!(&messages[0], ServerMessage::Locale { locale, disclaimer } if locale == "es" && !disclaimer.is_empty()));
+    let messages = s
+        .say_all(&mut state, "m1", "¿a qué hora abren el sábado?")
+        .await;
+    assert!(
+        matches!(&messages[0], ServerMessage::Locale { locale, disclaimer } if locale == "es" && !disclaimer.is_empty())
+    );
     let (intent, text, _) = reply(&messages);
     assert_eq!(intent, "faq.hours");
     assert!(text.contains("sábado") || text.contains("Sábado"), "{text}");
@@ -340,7 +368,9 @@ async fn a_refill_of_a_named_medicine_is_not_medical_advice() {
     let s = setup().await;
     let mut state = ChatState::default();
     s.consent(&mut state, true).await;
-    let messages = s.say_all(&mut state, "m1", "I need a refill of my lisinopril").await;
+    let messages = s
+        .say_all(&mut state, "m1", "I need a refill of my lisinopril")
+        .await;
     assert_eq!(reply(&messages).0, "identity.details_needed");
 }
 
@@ -381,7 +411,12 @@ async fn a_crisis_during_a_booking_confirmation_escalates_and_the_confirmation_s
     let s = setup().await;
     let mut state = ChatState::default();
     s.consent(&mut state, true).await;
-    s.say(&mut state, "m1", "a checkup with Dr. Patel next Tuesday afternoon").await;
+    s.say(
+        &mut state,
+        "m1",
+        "a checkup with Dr. Patel next Tuesday afternoon",
+    )
+    .await;
     s.say(&mut state, "m2", "03/02/1984 Sample").await;
     let code = s.code_from_outbox().await;
     let slots = s.say_all(&mut state, "m3", &code).await;
@@ -392,13 +427,22 @@ async fn a_crisis_during_a_booking_confirmation_escalates_and_the_confirmation_s
     };
     let confirm = s.send(&mut state, pick).await;
     assert_eq!(reply(&confirm).0, "appointments.confirm");
-    let crisis = s.say_all(&mut state, "m5", "honestly what's the point of going on anymore").await;
+    let crisis = s
+        .say_all(
+            &mut state,
+            "m5",
+            "honestly what's the point of going on anymore",
+        )
+        .await;
     assert_eq!(reply(&crisis).0, "safety.crisis");
     let yes = ClientMessage::Choose {
         id: "m6".into(),
         action: first_action(&confirm),
     };
-    assert_eq!(reply(&s.send(&mut state, yes).await).0, "appointments.booked");
+    assert_eq!(
+        reply(&s.send(&mut state, yes).await).0,
+        "appointments.booked"
+    );
 }
 
 #[tokio::test]
@@ -407,11 +451,17 @@ async fn a_spanish_patient_books_in_spanish_with_spanish_dates() {
     let mut state = ChatState::default();
     s.consent(&mut state, true).await;
     let asked = s
-        .say_all(&mut state, "m1", "quiero una cita con la Dra. Patel el martes por la tarde")
+        .say_all(
+            &mut state,
+            "m1",
+            "quiero una cita con la Dra. Patel el martes por la tarde",
+        )
         .await;
     assert_eq!(reply(&asked).0, "identity.details_needed", "{asked:?}");
     assert_eq!(state.locale, Locale::Es);
-    let sent = s.say_all(&mut state, "m2", "nací el 2 de marzo de 1984, Sample").await;
+    let sent = s
+        .say_all(&mut state, "m2", "nací el 2 de marzo de 1984, Sample")
+        .await;
     assert_eq!(reply(&sent).0, "identity.code_sent");
     let code = s.code_from_outbox().await;
     let slots = s.say_all(&mut state, "m3", &code).await;
@@ -425,5 +475,8 @@ async fn a_spanish_patient_books_in_spanish_with_spanish_dates() {
         })
         .flatten()
         .collect();
-    assert!(card_titles.iter().all(|t| t.starts_with("mar ")), "{card_titles:?}");
+    assert!(
+        card_titles.iter().all(|t| t.starts_with("mar ")),
+        "{card_titles:?}"
+    );
 }

@@ -12,9 +12,11 @@
 use carechat_language::intents::{Decision, UNKNOWN_INTENT};
 use carechat_language::lang::Locale;
 
+use protocol::vocab::Intent;
+
 use super::answer::Answer;
 use super::commands;
-use super::state::{ChatState, Waiting};
+use super::state::{ChatState, Task, Waiting};
 use super::{Conversation, Turn};
 use crate::i18n::Arg;
 use crate::identity::details::{self, Missing};
@@ -35,7 +37,7 @@ impl Conversation {
         // A question the model is sure of, other than more of the same task,
         // is answered; the verification stays open.
         let other_question = matches!(understood, Decision::Intent { name, .. }
-            if name != UNKNOWN_INTENT && !name.starts_with("appointments.") && !name.starts_with("labs.") && !name.starts_with("refills."));
+            if name != UNKNOWN_INTENT && Task::for_intent(name, "").is_none());
         match state.waiting.clone() {
             Waiting::Nothing => None,
             Waiting::Details(task) => {
@@ -83,13 +85,14 @@ impl Conversation {
                     // Details typed again (a correction): start over with them.
                     if details::mentions_date(text) {
                         state.waiting = Waiting::Details(task);
-                        return Box::pin(self.continue_waiting(turn, state, text, understood)).await;
+                        return Box::pin(self.continue_waiting(turn, state, text, understood))
+                            .await;
                     }
                     if other_question {
                         return None;
                     }
                     return Some(Answer::text(
-                        "identity.code_needed",
+                        Intent::IdentityCodeNeeded,
                         self.t(locale, "identity-code-needed", &[]),
                     ));
                 };
@@ -112,22 +115,22 @@ impl Conversation {
                         answer
                     }
                     Checked::Wrong { left } => Answer::text(
-                        "identity.code_wrong",
+                        Intent::IdentityCodeWrong,
                         self.t(locale, "identity-code-wrong", &[("left", Arg::from(left))]),
                     ),
                     Checked::Spent => Answer::text(
-                        "identity.code_spent",
+                        Intent::IdentityCodeSpent,
                         self.t(locale, "identity-code-spent", &[]),
                     ),
                     Checked::Expired => Answer::text(
-                        "identity.code_expired",
+                        Intent::IdentityCodeExpired,
                         self.t(locale, "identity-code-expired", &[]),
                     ),
                     // Still waiting for a code: anything typed as one, the
                     // right code included, is refused while the lockout lasts.
                     Checked::Locked => self.locked(locale),
                     Checked::Unavailable => Answer::text(
-                        "identity.unavailable",
+                        Intent::IdentityUnavailable,
                         self.t(locale, "identity-code-unavailable", &[]),
                     ),
                 };
@@ -143,7 +146,7 @@ impl Conversation {
         } else {
             "identity-details-needed"
         };
-        Answer::text("identity.details_needed", self.t(locale, key, &[]))
+        Answer::text(Intent::IdentityDetailsNeeded, self.t(locale, key, &[]))
     }
 
     fn ask_missing(&self, locale: Locale, missing: Missing) -> Answer {
@@ -152,7 +155,7 @@ impl Conversation {
             Missing::Family => "identity-missing-family",
             Missing::Identifier => "identity-missing-identifier",
         };
-        Answer::text("identity.details_unclear", self.t(locale, key, &[]))
+        Answer::text(Intent::IdentityDetailsUnclear, self.t(locale, key, &[]))
     }
 
     fn code_sent(&self, locale: Locale, hint: &str) -> Answer {
@@ -161,7 +164,7 @@ impl Conversation {
             _ => "identity-code-sent-sms",
         };
         Answer::text(
-            "identity.code_sent",
+            Intent::IdentityCodeSent,
             self.t(
                 locale,
                 key,
@@ -176,7 +179,7 @@ impl Conversation {
     fn not_started(&self, state: &mut ChatState, started: Started, keep: Waiting) -> Answer {
         let locale = state.locale;
         match started {
-            Started::CodeSent(_) => Answer::text("identity.code_sent", String::new()),
+            Started::CodeSent(_) => Answer::text(Intent::IdentityCodeSent, String::new()),
             Started::Locked => {
                 state.waiting = Waiting::Nothing;
                 self.locked(locale)
@@ -184,14 +187,18 @@ impl Conversation {
             Started::TooSoon { seconds } => {
                 state.waiting = keep;
                 Answer::text(
-                    "identity.resend_wait",
-                    self.t(locale, "identity-resend-wait", &[("seconds", Arg::from(seconds))]),
+                    Intent::IdentityResendWait,
+                    self.t(
+                        locale,
+                        "identity-resend-wait",
+                        &[("seconds", Arg::from(seconds))],
+                    ),
                 )
             }
             Started::Unavailable => {
                 state.waiting = keep;
                 Answer::text(
-                    "identity.unavailable",
+                    Intent::IdentityUnavailable,
                     self.t(locale, "identity-unavailable", &[]),
                 )
             }
@@ -199,10 +206,16 @@ impl Conversation {
     }
 
     fn locked(&self, locale: Locale) -> Answer {
-        Answer::text("identity.locked", self.t(locale, "identity-locked", &[]))
+        Answer::text(
+            Intent::IdentityLocked,
+            self.t(locale, "identity-locked", &[]),
+        )
     }
 
     fn stopped(&self, locale: Locale) -> Answer {
-        Answer::text("identity.cancelled", self.t(locale, "identity-cancelled", &[]))
+        Answer::text(
+            Intent::IdentityCancelled,
+            self.t(locale, "identity-cancelled", &[]),
+        )
     }
 }

@@ -54,7 +54,9 @@ impl Details {
                 candidates.push(c);
             }
         };
-        if let Some(start) = (1..words.len()).find(|&i| PARTICLES.contains(&fold(words[i]).as_str())) {
+        if let Some(start) =
+            (1..words.len()).find(|&i| PARTICLES.contains(&fold(words[i]).as_str()))
+        {
             add(words[start..].join(" "));
         }
         if words.len() > 2 {
@@ -63,7 +65,10 @@ impl Details {
         if let Some(last) = words.last() {
             add((*last).to_owned());
         }
-        if let Some(first) = words.first().filter(|w| !PARTICLES.contains(&fold(w).as_str())) {
+        if let Some(first) = words
+            .first()
+            .filter(|w| !PARTICLES.contains(&fold(w).as_str()))
+        {
             add((*first).to_owned());
         }
         candidates.truncate(MAX_FAMILY_CANDIDATES);
@@ -75,7 +80,9 @@ impl Details {
 pub const MAX_FAMILY_CANDIDATES: usize = 4;
 
 /// Words that start a compound last name.
-const PARTICLES: &[&str] = &["de", "del", "la", "las", "los", "van", "von", "da", "di", "du", "le", "mc", "st"];
+const PARTICLES: &[&str] = &[
+    "de", "del", "la", "las", "los", "van", "von", "da", "di", "du", "le", "mc", "st",
+];
 
 /// What was missing from a message that tried to give details.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,15 +160,92 @@ pub fn parse(text: &str, require_identifier: bool) -> Result<Details, Missing> {
 /// Words around details that are not a name.
 /// Compared folded (no accents): "nací" is "naci".
 const FILLER: &[&str] = &[
-    "my", "name", "is", "last", "surname", "family", "dob", "d.o.b", "date", "of", "birth", "born",
-    "on", "in", "and", "i", "am", "i'm", "im", "was", "it's", "its", "the", "mrn", "record",
-    "number", "medical", "no", "id", "birthday", "b", "day", "it", "s", "sure", "ok", "okay",
-    "yes", "here", "are", "details", "me", "first", "full", "called", "this", "patient",
+    "my",
+    "name",
+    "is",
+    "last",
+    "surname",
+    "family",
+    "dob",
+    "d.o.b",
+    "date",
+    "of",
+    "birth",
+    "born",
+    "on",
+    "in",
+    "and",
+    "i",
+    "am",
+    "i'm",
+    "im",
+    "was",
+    "it's",
+    "its",
+    "the",
+    "mrn",
+    "record",
+    "number",
+    "medical",
+    "no",
+    "id",
+    "birthday",
+    "b",
+    "day",
+    "it",
+    "s",
+    "sure",
+    "ok",
+    "okay",
+    "yes",
+    "here",
+    "are",
+    "details",
+    "me",
+    "first",
+    "full",
+    "called",
+    "this",
+    "patient",
     // Spanish
-    "naci", "nacio", "el", "mi", "apellido", "apellidos", "nombre", "es", "fecha", "nacimiento",
-    "soy", "llamo", "y", "con", "numero", "expediente", "historia", "clinica", "cumpleanos",
-    "si", "claro", "aqui", "estan", "mis", "datos", "yo", "a", "en", "del", "ano", "dia",
-    "paciente", "se", "por", "favor", "hola", "ella", "el",
+    "naci",
+    "nacio",
+    "el",
+    "mi",
+    "apellido",
+    "apellidos",
+    "nombre",
+    "es",
+    "fecha",
+    "nacimiento",
+    "soy",
+    "llamo",
+    "y",
+    "con",
+    "numero",
+    "expediente",
+    "historia",
+    "clinica",
+    "cumpleanos",
+    "si",
+    "claro",
+    "aqui",
+    "estan",
+    "mis",
+    "datos",
+    "yo",
+    "a",
+    "en",
+    "del",
+    "ano",
+    "dia",
+    "paciente",
+    "se",
+    "por",
+    "favor",
+    "hola",
+    "ella",
+    "el",
 ];
 
 /// Month names, English then Spanish; a word naming a month starts with one
@@ -207,7 +291,11 @@ fn year_of(word: &str, this_year: i32) -> Option<i32> {
         4 => (1900..=this_year).contains(&y).then_some(y),
         2 => {
             let century = this_year - this_year % 100;
-            Some(if century + y <= this_year { century + y } else { century - 100 + y })
+            Some(if century + y <= this_year {
+                century + y
+            } else {
+                century - 100 + y
+            })
         }
         _ => None,
     }
@@ -331,10 +419,22 @@ mod tests {
                 "Okafor",
             ),
             ("3-4-1990 Núñez", ymd(1990, 3, 4), "Núñez"),
-            ("Morgan Sample, born 03/02/1984", ymd(1984, 3, 2), "Morgan Sample"),
+            (
+                "Morgan Sample, born 03/02/1984",
+                ymd(1984, 3, 2),
+                "Morgan Sample",
+            ),
             ("Sample, Morgan 3/2/84", ymd(1984, 3, 2), "Sample Morgan"),
-            ("nací el 2 de marzo de 1984, Sample", ymd(1984, 3, 2), "Sample"),
-            ("mi apellido es García López, fecha de nacimiento 5 de enero de 2005", ymd(2005, 1, 5), "García López"),
+            (
+                "nací el 2 de marzo de 1984, Sample",
+                ymd(1984, 3, 2),
+                "Sample",
+            ),
+            (
+                "mi apellido es García López, fecha de nacimiento 5 de enero de 2005",
+                ymd(2005, 1, 5),
+                "García López",
+            ),
         ] {
             let d = parse(text, false).unwrap();
             assert_eq!(*d.birth_date.expose(), date, "{text}");
@@ -372,11 +472,27 @@ mod tests {
                 .map(|c| c.expose().clone())
                 .collect()
         };
-        assert_eq!(names("Morgan Sample, born 03/02/1984"), ["Morgan Sample", "Sample", "Morgan"]);
-        assert_eq!(names("Sample, Morgan 3/2/84"), ["Sample Morgan", "Morgan", "Sample"]);
-        assert_eq!(names("03/14/1985 Maria de la Cruz"), ["Maria de la Cruz", "de la Cruz", "la Cruz", "Cruz"]);
+        assert_eq!(
+            names("Morgan Sample, born 03/02/1984"),
+            ["Morgan Sample", "Sample", "Morgan"]
+        );
+        assert_eq!(
+            names("Sample, Morgan 3/2/84"),
+            ["Sample Morgan", "Morgan", "Sample"]
+        );
+        assert_eq!(
+            names("03/14/1985 Maria de la Cruz"),
+            ["Maria de la Cruz", "de la Cruz", "la Cruz", "Cruz"]
+        );
         assert_eq!(names("03/14/1985 Rivera"), ["Rivera"]);
-        assert_eq!(parse("03/14/85 Rivera", false).unwrap().birth_date.expose().to_string(), "1985-03-14");
+        assert_eq!(
+            parse("03/14/85 Rivera", false)
+                .unwrap()
+                .birth_date
+                .expose()
+                .to_string(),
+            "1985-03-14"
+        );
     }
 
     #[test]

@@ -17,7 +17,10 @@ pub(crate) const SECTIONS: [(&str, Concern); 6] = [
     ("harm_to_others", Concern::Crisis(Category::HarmToOthers)),
     ("abuse", Concern::Crisis(Category::Abuse)),
     ("poisoning", Concern::Crisis(Category::Poisoning)),
-    ("medical_emergency", Concern::Crisis(Category::MedicalEmergency)),
+    (
+        "medical_emergency",
+        Concern::Crisis(Category::MedicalEmergency),
+    ),
     ("medical_advice", Concern::MedicalAdvice),
 ];
 
@@ -137,7 +140,9 @@ impl Builder {
                 self.slot(terms)
             }
             Item::Class(name) => classes.get(name).cloned().ok_or_else(|| {
-                format!("unknown word class @{name}; define it under [classes], or fix its spelling")
+                format!(
+                    "unknown word class @{name}; define it under [classes], or fix its spelling"
+                )
             })?,
             Item::Gap(n) => Node::Gap(*n),
             Item::Optional(inner) => match self.item(inner, classes)? {
@@ -226,10 +231,17 @@ impl Builder {
 
     /// A phrase compiled for matching, checked for the shapes that cannot
     /// work.
-    fn pattern(&mut self, phrase: &str, classes: &HashMap<String, Node>) -> Result<Pattern, String> {
+    fn pattern(
+        &mut self,
+        phrase: &str,
+        classes: &HashMap<String, Node>,
+    ) -> Result<Pattern, String> {
         let items = pattern::parse_phrase(phrase)?;
-        if matches!(items.first(), Some(Item::Gap(_))) || matches!(items.last(), Some(Item::Gap(_))) {
-            return Err("a phrase cannot start or end with `...`; the gap is only between words".to_owned());
+        if matches!(items.first(), Some(Item::Gap(_))) || matches!(items.last(), Some(Item::Gap(_)))
+        {
+            return Err(
+                "a phrase cannot start or end with `...`; the gap is only between words".to_owned(),
+            );
         }
         let nodes = self.sequence(&items, classes)?;
         let (first, nullable) = self.first(&nodes);
@@ -372,21 +384,45 @@ fn compile_classes(
                 let mut parts = Vec::new();
                 for item in items {
                     let Value::String(text) = item else {
-                        return Err(class_error(list, name, &definition.to_string(), "every choice must be a quoted string".to_owned()));
+                        return Err(class_error(
+                            list,
+                            name,
+                            &definition.to_string(),
+                            "every choice must be a quoted string".to_owned(),
+                        ));
                     };
                     parts.push(text.clone());
                 }
                 parts.join(" | ")
             }
             other => {
-                return Err(class_error(list, name, &other.to_string(), "a class is a quoted string of choices separated by |, or a list of strings".to_owned()));
+                return Err(class_error(
+                    list,
+                    name,
+                    &other.to_string(),
+                    "a class is a quoted string of choices separated by |, or a list of strings"
+                        .to_owned(),
+                ));
             }
         };
         if name == "number" {
-            return Err(class_error(list, name, &text, "@number is built in (any number in digits); choose another name".to_owned()));
+            return Err(class_error(
+                list,
+                name,
+                &text,
+                "@number is built in (any number in digits); choose another name".to_owned(),
+            ));
         }
-        if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            return Err(class_error(list, name, &text, "class names are lowercase letters, digits and _".to_owned()));
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(class_error(
+                list,
+                name,
+                &text,
+                "class names are lowercase letters, digits and _".to_owned(),
+            ));
         }
         written.insert(name.as_str(), text);
     }
@@ -419,10 +455,14 @@ fn compile_class(
             list,
             name,
             text,
-            format!("the classes name each other in a circle ({}); break the circle", stack.join(" → ")),
+            format!(
+                "the classes name each other in a circle ({}); break the circle",
+                stack.join(" → ")
+            ),
         ));
     }
-    let choices = pattern::parse_choices(text).map_err(|problem| class_error(list, name, text, problem))?;
+    let choices =
+        pattern::parse_choices(text).map_err(|problem| class_error(list, name, text, problem))?;
     stack.push(name.to_owned());
     for used in choices.iter().flatten().flat_map(classes_named) {
         if written.contains_key(used.as_str()) {
@@ -475,11 +515,15 @@ fn read_typos(
         problem: problem.to_owned(),
     };
     let Value::Table(table) = value else {
-        return Err(problem("[typos] must be a section with a `never = [\"word\", ...]` list"));
+        return Err(problem(
+            "[typos] must be a section with a `never = [\"word\", ...]` list",
+        ));
     };
     for key in table.keys() {
         if key != "never" {
-            return Err(problem(&format!("unknown key `{key}` in [typos]; the only key is `never`")));
+            return Err(problem(&format!(
+                "unknown key `{key}` in [typos]; the only key is `never`"
+            )));
         }
     }
     let Some(Value::Array(words)) = table.get("never") else {
@@ -487,7 +531,9 @@ fn read_typos(
     };
     for word in words {
         let Value::String(word) = word else {
-            return Err(problem("every word in [typos] never must be a quoted string"));
+            return Err(problem(
+                "every word in [typos] never must be a quoted string",
+            ));
         };
         for piece in word.split_whitespace() {
             match piece.strip_suffix('*') {
@@ -501,7 +547,12 @@ fn read_typos(
 
 /// Reads one named group of rules: strings, or `{ phrase = "...", unless =
 /// "..." }` tables (`unless` may be a list).
-fn read_group(list: &str, section: &str, group: &str, value: &Value) -> Result<Vec<Written>, ScreenError> {
+fn read_group(
+    list: &str,
+    section: &str,
+    group: &str,
+    value: &Value,
+) -> Result<Vec<Written>, ScreenError> {
     let problem = |number: usize, phrase: &str, problem: String| ScreenError::Rule {
         list: list.to_owned(),
         section: section.to_owned(),
@@ -526,11 +577,19 @@ fn read_group(list: &str, section: &str, group: &str, value: &Value) -> Result<V
             }),
             Value::Table(table) => {
                 let Some(Value::String(phrase)) = table.get("phrase") else {
-                    return Err(problem(number, &entry.to_string(), "a rule written as a table needs `phrase = \"...\"`".to_owned()));
+                    return Err(problem(
+                        number,
+                        &entry.to_string(),
+                        "a rule written as a table needs `phrase = \"...\"`".to_owned(),
+                    ));
                 };
                 for key in table.keys() {
                     if key != "phrase" && key != "unless" {
-                        return Err(problem(number, phrase, format!("unknown key `{key}`; a rule has only `phrase` and `unless`")));
+                        return Err(problem(
+                            number,
+                            phrase,
+                            format!("unknown key `{key}`; a rule has only `phrase` and `unless`"),
+                        ));
                     }
                 }
                 let unless = match table.get("unless") {
@@ -540,14 +599,22 @@ fn read_group(list: &str, section: &str, group: &str, value: &Value) -> Result<V
                         let mut phrases = Vec::new();
                         for item in items {
                             let Value::String(text) = item else {
-                                return Err(problem(number, phrase, "every `unless` phrase must be a quoted string".to_owned()));
+                                return Err(problem(
+                                    number,
+                                    phrase,
+                                    "every `unless` phrase must be a quoted string".to_owned(),
+                                ));
                             };
                             phrases.push(text.clone());
                         }
                         phrases
                     }
                     Some(_) => {
-                        return Err(problem(number, phrase, "`unless` is a quoted phrase or a list of them".to_owned()));
+                        return Err(problem(
+                            number,
+                            phrase,
+                            "`unless` is a quoted phrase or a list of them".to_owned(),
+                        ));
                     }
                 };
                 written.push(Written {
@@ -556,7 +623,12 @@ fn read_group(list: &str, section: &str, group: &str, value: &Value) -> Result<V
                 });
             }
             other => {
-                return Err(problem(number, &other.to_string(), "a rule is a quoted phrase, or { phrase = \"...\", unless = \"...\" }".to_owned()));
+                return Err(problem(
+                    number,
+                    &other.to_string(),
+                    "a rule is a quoted phrase, or { phrase = \"...\", unless = \"...\" }"
+                        .to_owned(),
+                ));
             }
         }
     }
@@ -590,17 +662,25 @@ fn finish(
     };
     for (text, &id) in &builder.exact {
         index_fuzzy(text, id, false);
-        squeezed_exact.entry(text::squeeze_doubles(text)).or_default().push(id);
+        squeezed_exact
+            .entry(text::squeeze_doubles(text))
+            .or_default()
+            .push(id);
     }
     for (text, &id) in &builder.prefixes {
         index_fuzzy(text, id, true);
-        squeezed_prefixes.entry(text::squeeze_doubles(text)).or_default().push(id);
+        squeezed_prefixes
+            .entry(text::squeeze_doubles(text))
+            .or_default()
+            .push(id);
     }
     for entries in fuzzy.values_mut() {
         entries.sort_by(|a, b| (&a.chars, a.prefix).cmp(&(&b.chars, b.prefix)));
     }
     known.extend(builder.exact.keys().cloned());
-    let longest = |keys: &mut dyn Iterator<Item = &String>| keys.map(|k| k.chars().count()).max().unwrap_or(0);
+    let longest = |keys: &mut dyn Iterator<Item = &String>| {
+        keys.map(|k| k.chars().count()).max().unwrap_or(0)
+    };
     let longest_stem = longest(&mut builder.prefixes.keys());
     let longest_word = longest(&mut builder.exact.keys()).max(longest_stem);
     let longest_squeezed_stem = longest(&mut squeezed_prefixes.keys());

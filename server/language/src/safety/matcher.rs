@@ -47,7 +47,11 @@ pub(super) fn explain<'s>(screen: &'s Screen, text: &str) -> Option<Finding<'s>>
                     .required
                     .iter()
                     .all(|slot| screen.slots[*slot].intersects(&present));
-            if possible && readings.iter().any(|reading| screen.rule_matches(rule, reading)) {
+            if possible
+                && readings
+                    .iter()
+                    .any(|reading| screen.rule_matches(rule, reading))
+            {
                 return Some(Finding {
                     concern: *concern,
                     list: &rule.origin.list,
@@ -119,7 +123,10 @@ impl Screen {
         }
         let real_word = exact.is_some()
             || self.known.contains(form)
-            || self.known_stems.iter().any(|stem| form.starts_with(stem.as_str()));
+            || self
+                .known_stems
+                .iter()
+                .any(|stem| form.starts_with(stem.as_str()));
         if !real_word {
             self.fuzzy_terms(form, terms);
         }
@@ -129,7 +136,10 @@ impl Screen {
     /// among those with the same first letter.
     fn fuzzy_terms(&self, form: &str, terms: &mut Vec<u32>) {
         let chars: Vec<char> = form.chars().collect();
-        if chars.len() < 5 || chars.len() > MAX_FUZZY_CHARS || !chars.iter().all(|c| c.is_alphabetic()) {
+        if chars.len() < 5
+            || chars.len() > MAX_FUZZY_CHARS
+            || !chars.iter().all(|c| c.is_alphabetic())
+        {
             return;
         }
         let Some(entries) = self.fuzzy.get(&chars[0]) else {
@@ -139,9 +149,11 @@ impl Screen {
             let size = entry.chars.len();
             let near = if entry.prefix {
                 chars.len() >= size
-                    && (size.saturating_sub(entry.edits)..=(size + entry.edits).min(chars.len())).any(
-                        |len| text::edits_within_chars(&chars[..len], &entry.chars, entry.edits).is_some(),
-                    )
+                    && (size.saturating_sub(entry.edits)..=(size + entry.edits).min(chars.len()))
+                        .any(|len| {
+                            text::edits_within_chars(&chars[..len], &entry.chars, entry.edits)
+                                .is_some()
+                        })
             } else {
                 chars.len().abs_diff(size) <= entry.edits
                     && text::edits_within_chars(&chars, &entry.chars, entry.edits).is_some()

@@ -168,7 +168,7 @@ impl Parser<'_> {
                 Lexeme::Close | Lexeme::Bar => break,
                 Lexeme::Question => {
                     return Err(
-                        "`?` must follow a word or a [choice] that it makes optional".to_owned()
+                        "`?` must follow a word or a [choice] that it makes optional".to_owned(),
                     )
                 }
                 Lexeme::Open => {

@@ -1,0 +1,236 @@
+//! The vocabulary both sides share: notice and error codes, card kinds, the
+//! safety screen's categories, and the intents the server names in
+//! `reply.intent`. On the wire they stay the strings of `PROTOCOL.md` and
+//! `docs/PROTOCOL-EXTENSIONS.md`; in code they are these types, so a typo is
+//! a compile error and the widget matches variants, not strings.
+
+/// Declares a closed set of codes with their wire names.
+macro_rules! codes {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The name on the wire.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)+
+                }
+            }
+
+            /// The value a wire name stands for, if it is one of these.
+            #[must_use]
+            pub fn parse(wire: &str) -> Option<Self> {
+                match wire {
+                    $($wire => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// `notice.code`.
+    NoticeCode {
+        /// Consent recorded.
+        ConsentAccepted = "consent_accepted",
+        /// Consent declined; nothing is stored.
+        ConsentDeclined = "consent_declined",
+    }
+}
+
+codes! {
+    /// `error.code`.
+    ErrorCode {
+        /// A `say` before consent that is not a crisis.
+        ConsentRequired = "consent_required",
+        /// `consent` named another policy version than `welcome`.
+        PolicyVersionMismatch = "policy_version_mismatch",
+        /// The consent record could not be written.
+        ConsentNotRecorded = "consent_not_recorded",
+        /// A `say` over the length limit that is not a crisis.
+        MessageTooLong = "message_too_long",
+        /// An empty or over-long message id.
+        InvalidMessageId = "invalid_message_id",
+        /// A `locale` the chat does not speak.
+        UnsupportedLocale = "unsupported_locale",
+    }
+}
+
+codes! {
+    /// `card.kind`.
+    CardKind {
+        /// The patient's upcoming appointments.
+        Appointments = "appointments",
+        /// Free slots to pick from.
+        Slots = "slots",
+        /// What is about to change, with Yes and No.
+        Confirm = "confirm",
+        /// A booked or moved appointment.
+        Booked = "booked",
+        /// A cancelled appointment.
+        Cancelled = "cancelled",
+        /// Lab orders and their status.
+        Labs = "labs",
+        /// Prescriptions and their refill status.
+        Refills = "refills",
+        /// Call and text buttons after a crisis or emergency reply.
+        Emergency = "emergency",
+        /// A clarifying question's choices, or what to do after advice.
+        Choices = "choices",
+    }
+}
+
+codes! {
+    /// `card.category` of an `emergency` card: what the safety screen found.
+    Category {
+        /// Suicide or self-harm, an overdose taken.
+        SelfHarm = "self_harm",
+        /// Wanting or planning to hurt someone.
+        HarmToOthers = "harm_to_others",
+        /// Domestic violence, child abuse, sexual assault.
+        Abuse = "abuse",
+        /// A medical emergency now.
+        MedicalEmergency = "medical_emergency",
+        /// Something swallowed by accident, a wrong dose.
+        Poisoning = "poisoning",
+    }
+}
+
+codes! {
+    /// `reply.intent`, except the clinic's own FAQ entries (`faq.*`, see
+    /// [`FAQ_PREFIX`]).
+    Intent {
+        /// Crisis guidance (self-harm, harm to others, abuse).
+        SafetyCrisis = "safety.crisis",
+        /// Emergency guidance (medical emergency, poisoning).
+        SafetyEmergency = "safety.emergency",
+        /// A kind refusal of medical advice.
+        SafetyMedicalAdvice = "safety.medical_advice",
+        /// A greeting.
+        ChatGreeting = "chat.greeting",
+        /// Thanks.
+        ChatThanks = "chat.thanks",
+        /// A goodbye.
+        ChatGoodbye = "chat.goodbye",
+        /// An empty message.
+        ChatEmpty = "chat.empty",
+        /// The patient asked for a person.
+        HandoffPerson = "handoff.person",
+        /// The model was unsure: a `choices` card follows.
+        Clarify = "clarify",
+        /// Nothing the chat knows about.
+        FallbackUnknown = "fallback.unknown",
+        /// Details needed before the patient's records.
+        IdentityDetailsNeeded = "identity.details_needed",
+        /// Details that could not be read.
+        IdentityDetailsUnclear = "identity.details_unclear",
+        /// A code was sent (the same words whether the details matched).
+        IdentityCodeSent = "identity.code_sent",
+        /// Something other than a code while one is awaited.
+        IdentityCodeNeeded = "identity.code_needed",
+        /// A wrong code.
+        IdentityCodeWrong = "identity.code_wrong",
+        /// A code with no tries left.
+        IdentityCodeSpent = "identity.code_spent",
+        /// An expired or used code.
+        IdentityCodeExpired = "identity.code_expired",
+        /// Asked for a new code too soon.
+        IdentityResendWait = "identity.resend_wait",
+        /// Verification locked.
+        IdentityLocked = "identity.locked",
+        /// Verification could not be done now.
+        IdentityUnavailable = "identity.unavailable",
+        /// Verification stopped.
+        IdentityCancelled = "identity.cancelled",
+        /// The patient's appointments.
+        AppointmentsList = "appointments.list",
+        /// No upcoming appointments.
+        AppointmentsNone = "appointments.none",
+        /// Free slots to book.
+        AppointmentsBook = "appointments.book",
+        /// No free slot for the request.
+        AppointmentsNoSlots = "appointments.no_slots",
+        /// A confirmation card follows.
+        AppointmentsConfirm = "appointments.confirm",
+        /// Booked.
+        AppointmentsBooked = "appointments.booked",
+        /// The slot went to someone else.
+        AppointmentsSlotTaken = "appointments.slot_taken",
+        /// Which appointment to cancel.
+        AppointmentsCancel = "appointments.cancel",
+        /// Cancelled.
+        AppointmentsCancelled = "appointments.cancelled",
+        /// Which appointment to move, or free slots to move it to.
+        AppointmentsReschedule = "appointments.reschedule",
+        /// Moved.
+        AppointmentsRescheduled = "appointments.rescheduled",
+        /// Lab status.
+        LabsStatus = "labs.status",
+        /// No lab orders.
+        LabsNone = "labs.none",
+        /// Refill status.
+        RefillsStatus = "refills.status",
+        /// No prescriptions.
+        RefillsNone = "refills.none",
+        /// A card button that is no longer valid.
+        CardExpired = "card.expired",
+        /// "No" or "None of these".
+        CardDismissed = "card.dismissed",
+        /// The EHR is down or slow; "try again" repeats the request.
+        EhrUnavailable = "ehr.unavailable",
+        /// The EHR no longer has what was asked about.
+        EhrNotFound = "ehr.not_found",
+        /// The EHR refused the request.
+        EhrError = "ehr.error",
+    }
+}
+
+/// The prefix of every FAQ intent (`faq.hours`): the clinic names its own.
+pub const FAQ_PREFIX: &str = "faq.";
+
+impl Intent {
+    /// Whether the reply under this intent is emergency guidance or advice
+    /// refused (always `escalated`).
+    #[must_use]
+    pub fn is_safety(self) -> bool {
+        matches!(
+            self,
+            Self::SafetyCrisis | Self::SafetyEmergency | Self::SafetyMedicalAdvice
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wire_name_reads_back_and_is_unique() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            name: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            let mut seen = std::collections::HashSet::new();
+            for &value in all {
+                assert!(seen.insert(name(value)), "{value:?}");
+                assert_eq!(parse(name(value)), Some(value));
+            }
+            assert_eq!(parse("no such code"), None);
+        }
+        check(NoticeCode::ALL, NoticeCode::as_str, NoticeCode::parse);
+        check(ErrorCode::ALL, ErrorCode::as_str, ErrorCode::parse);
+        check(CardKind::ALL, CardKind::as_str, CardKind::parse);
+        check(Category::ALL, Category::as_str, Category::parse);
+        check(Intent::ALL, Intent::as_str, Intent::parse);
+    }
+}
