@@ -1,6 +1,8 @@
 /*! CareChat loader. Embed:
  * <script src="https://chat.clinic.example/widget.js" data-clinic="demo" async></script>
- * Optional: data-label, data-position="left", data-accent (a CSS color).
+ * Optional: data-label, data-position="left", data-accent (a CSS color),
+ * data-locale ("en" or "es": the chat's language; without it, the browser's).
+ * The locale goes to the chat as &locale=; the patient can switch in the chat.
  *
  * The host page runs third-party trackers, so it only ever holds a launcher
  * button, in a closed shadow root. The chat itself is an iframe on the
@@ -17,7 +19,9 @@
   const origin = new URL(script.src).origin;
   const data = script.dataset;
   const clinic = data.clinic || "demo";
-  const label = data.label || "Chat with us";
+  const locale = data.locale || navigator.language || "";
+  const es = /^es\b/i.test(locale);
+  const label = data.label || (es ? "Chatee con nosotros" : "Chat with us");
   const accent = data.accent && window.CSS && CSS.supports("color", data.accent) ? data.accent : "";
 
   // Under 480px the chat is full screen and its own close button takes over;
@@ -63,7 +67,7 @@ iframe:not(.ready){z-index:2147482999}}
     const n = isOpen ? 0 : unread;
     badge.hidden = !n;
     badge.textContent = n > 99 ? "99+" : n;
-    btn.setAttribute("aria-label", n ? `${label}, ${n} unread` : label);
+    btn.setAttribute("aria-label", n ? `${label}, ${n} ${es ? "sin leer" : "unread"}` : label);
     btn.setAttribute("aria-expanded", isOpen);
     icon.setAttribute("d", isOpen ? CHEVRON : BUBBLE);
   };
@@ -79,8 +83,8 @@ iframe:not(.ready){z-index:2147482999}}
       // cross-origin; with it, a sandbox protects nothing. The cross-origin
       // boundary is the isolation. allow="" delegates no permissions.
       frame = el("iframe", {
-        src: `${origin}/embed?clinic=${encodeURIComponent(clinic)}&host=${encodeURIComponent(location.origin)}`,
-        title: "Chat with the clinic",
+        src: `${origin}/embed?clinic=${encodeURIComponent(clinic)}&host=${encodeURIComponent(location.origin)}&locale=${encodeURIComponent(locale)}`,
+        title: es ? "Chat con la clínica" : "Chat with the clinic",
         referrerpolicy: "no-referrer",
         allow: "",
       });

@@ -16,14 +16,6 @@
 //!    the server screens every message for a crisis first and answers one
 //!    with emergency guidance; anything else gets `consent_required`, which
 //!    the consent screen shows as a one-line hint.
-//!
-//! **Language.** The widget starts in the embed page's locale. If
-//! `welcome` names another, the widget asks for its own with `locale`; the
-//! language button does the same. The server's `locale` (the answer, or its
-//! own switch when the patient writes in another language) sets the UI
-//! language and replaces the disclaimer. While a request of ours is in
-//! flight, a `locale` naming another language is an older answer and does
-//! not switch the UI back.
 //! 4. **Drop**: an unexpected close reconnects with the same `sid` after
 //!    0.5 s, 1 s, 2 s, … up to 10 s. Close code 4400 (a frame was rejected)
 //!    or 4401 (session unknown or expired), or a frame from the server that
@@ -40,6 +32,14 @@
 //! patient decides whether to send them again. Only "End chat" clears the
 //! transcript.
 //!
+//! **Language.** The widget starts in the embed page's locale. If
+//! `welcome` names another, the widget asks for its own with `locale`; the
+//! language button does the same. The server's `locale` (the answer, or its
+//! own switch when the patient writes in another language) sets the UI
+//! language and replaces the disclaimer. While a request of ours is in
+//! flight, a `locale` naming another language is an older answer and does
+//! not switch the UI back.
+//!
 //! Every callback (socket events, timers, the handshake future) holds a weak
 //! reference and a generation number, so nothing from an ended session can
 //! act on a newer one. No message text or key is ever logged.
@@ -51,12 +51,14 @@ use std::time::Duration;
 use leptos::prelude::*;
 use protocol::resume::Outbox;
 use protocol::session::{CLOSE_FRAME_REJECTED, CLOSE_SESSION_GONE, MAX_PLAINTEXT};
+use protocol::vocab::{ErrorCode, NoticeCode};
 use protocol::{
     ClientHandshake, ClientMessage, Frame, IdentityPublicKey, ServerHello, ServerMessage, Session,
 };
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast as _;
-use web_sys::{CloseEvent, MessageEvent, RequestCache, WebSocket};
+use wasm_bindgen::{JsCast as _, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CloseEvent, Headers, MessageEvent, RequestCache, RequestInit, Response, WebSocket};
 use zeroize::Zeroizing;
 
 use crate::i18n::Locale;
@@ -179,17 +181,23 @@ async fn handshake(pinned: &IdentityPublicKey) -> Result<Session, HandshakeFailu
 }
 
 /// POSTs a JSON body to a same-origin `path`; returns the status and body
-/// text, or `None` if the request did not complete.
+/// text, or `None` if the request did not complete. Straight `fetch`, not
+/// an HTTP client crate: this is the only request the widget makes, and a
+/// client's error types and builders cost kilobytes of download.
 async fn post_json(path: &str, body: &str) -> Option<(u16, String)> {
-    let response = gloo_net::http::Request::post(path)
-        .header("content-type", "application/json")
-        .cache(RequestCache::NoStore)
-        .body(body)
-        .ok()?
-        .send()
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_cache(RequestCache::NoStore);
+    init.set_body(&JsValue::from_str(body));
+    let headers = Headers::new().ok()?;
+    headers.set("content-type", "application/json").ok()?;
+    init.set_headers(&headers);
+    let promise = web_sys::window()?.fetch_with_str_and_init(path, &init);
+    let response: Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+    let text = JsFuture::from(response.text().ok()?)
         .await
-        .ok()?;
-    let text = response.text().await.ok()?;
+        .ok()?
+        .as_string()?;
     Some((response.status(), text))
 }
 
@@ -642,23 +650,23 @@ impl Connection {
             }
             ServerMessage::Notice { code, text } => {
                 link.replaced_in_a_row = 0;
-                match code.as_str() {
-                    "consent_accepted" | "consent_declined" => {
-                        link.outbox
-                            .retain(|m| !matches!(m, ClientMessage::Consent { .. }));
-                        ui.consent_sent.set(false);
-                        ui.session_replaced.set(false);
-                        ui.consent_hint.set(false);
-                        if code == "consent_accepted" {
-                            ui.declined_text.set(None);
-                            ui.push_notice(text, Tone::Info);
-                            ui.screen.set(Screen::Chat);
-                        } else {
-                            ui.declined_text.set(Some(text));
-                            ui.screen.set(Screen::Declined);
-                        }
-                    }
-                    _ => ui.push_notice(text, Tone::Info),
+                let accepted = code == NoticeCode::ConsentAccepted.as_str();
+                if !accepted && code != NoticeCode::ConsentDeclined.as_str() {
+                    ui.push_notice(text, Tone::Info);
+                    return;
+                }
+                link.outbox
+                    .retain(|m| !matches!(m, ClientMessage::Consent { .. }));
+                ui.consent_sent.set(false);
+                ui.session_replaced.set(false);
+                ui.consent_hint.set(false);
+                if accepted {
+                    ui.declined_text.set(None);
+                    ui.push_notice(text, Tone::Info);
+                    ui.screen.set(Screen::Chat);
+                } else {
+                    ui.declined_text.set(Some(text));
+                    ui.screen.set(Screen::Declined);
                 }
             }
             ServerMessage::Locale { locale, disclaimer } => {
@@ -676,6 +684,11 @@ impl Connection {
                 ui.i18n.locale.set(locale);
                 ui.disclaimer.set(Some(disclaimer));
             }
+            // The answer to a `locale` the server does not speak (this
+            // widget asks only for the two it does): nothing to show.
+            ServerMessage::Error { code, .. } if code == ErrorCode::UnsupportedLocale.as_str() => {
+                link.locale_asked = None;
+            }
             ServerMessage::Error { code, text } => {
                 // The error names no `say`; whatever is awaiting a reply will
                 // not get one. Stop re-sending it, but keep its id so a late
@@ -686,7 +699,7 @@ impl Connection {
                 link.outbox.retain(|m| {
                     !matches!(m, ClientMessage::Say { .. } | ClientMessage::Choose { .. })
                 });
-                if code == "consent_required" {
+                if code == ErrorCode::ConsentRequired.as_str() {
                     // Said in one line of the widget's own on the consent
                     // screen (in the patient's language, naming its
                     // buttons), which stays or comes back.

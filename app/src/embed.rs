@@ -15,11 +15,13 @@
 //!   [`crate::i18n`]). A data block, never run, so the page's CSP stays
 //!   free of `'unsafe-inline'`.
 
-use js_sys::{Array, Object, JSON};
-use protocol::IdentityPublicKey;
-use wasm_bindgen::JsCast as _;
+use std::cell::RefCell;
 
-use crate::i18n::{Locale, Strings};
+use js_sys::{Reflect, JSON};
+use protocol::IdentityPublicKey;
+use wasm_bindgen::JsValue;
+
+use crate::i18n::{Locale, StringTable};
 
 /// Why the embed page cannot be used to start a chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,33 +87,41 @@ impl EmbedConfig {
     }
 }
 
-/// The strings of the `carechat-strings` data block; none if it is absent
-/// or not the expected JSON (every lookup then shows its key).
-#[must_use]
-pub fn strings_from_document() -> Strings {
-    let text = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id("carechat-strings"))
-        .and_then(|e| e.text_content());
-    let Some(all) = text.and_then(|t| JSON::parse(&t).ok()) else {
-        return Strings::default();
-    };
-    let mut entries = Vec::new();
-    for locale in [Locale::En, Locale::Es] {
-        let Some(table) = js_sys::Reflect::get(&all, &locale.as_str().into())
-            .ok()
-            .and_then(|t| t.dyn_into::<Object>().ok())
-        else {
-            continue;
-        };
-        for pair in Object::entries(&table).iter() {
-            let pair: Array = pair.unchecked_into();
-            if let (Some(key), Some(text)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                entries.push((locale, key, text));
-            }
+thread_local! {
+    /// The parsed `carechat-strings` block (`undefined` until read).
+    static PAGE_STRINGS: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
+}
+
+/// The strings of the `carechat-strings` data block, parsed once and looked
+/// up in place (copying them into Rust would cost code and memory for
+/// nothing). Absent or malformed, it has none: every lookup then shows its
+/// key.
+#[derive(Debug)]
+pub struct PageStrings;
+
+impl PageStrings {
+    /// Reads the data block of the current document.
+    #[must_use]
+    pub fn from_document() -> &'static PageStrings {
+        let parsed = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("carechat-strings"))
+            .and_then(|e| e.text_content())
+            .and_then(|text| JSON::parse(&text).ok());
+        if let Some(parsed) = parsed {
+            PAGE_STRINGS.with_borrow_mut(|strings| *strings = parsed);
         }
+        &PageStrings
     }
-    Strings::new(entries)
+}
+
+impl StringTable for PageStrings {
+    fn find(&self, locale: Locale, key: &str) -> Option<String> {
+        PAGE_STRINGS.with_borrow(|all| {
+            let table = Reflect::get(all, &locale.as_str().into()).ok()?;
+            Reflect::get(&table, &key.into()).ok()?.as_string()
+        })
+    }
 }
 
 /// A serialized origin as `event.origin` reports it: scheme, host, optional

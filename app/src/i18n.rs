@@ -4,8 +4,8 @@
 //! The widget's WebAssembly carries no sentences of its own (they would not
 //! fit its download budget in two languages): the server writes every string
 //! of its catalog (`server/locales/*/widget.ftl`) for every [`Locale`] into
-//! the embed page, [`crate::embed`] reads them once into [`Strings`], and
-//! components look them up by key through [`I18n`]. Switching language is a
+//! the embed page, [`crate::embed`] parses them once and looks them up in
+//! place ([`StringTable`]), and components ask by key through [`I18n`]. Switching language is a
 //! signal change: everything that shows a string re-renders in place.
 //!
 //! A key missing in Spanish shows the English string; one missing
@@ -64,83 +64,86 @@ impl Locale {
     }
 }
 
-/// Every string, by locale and key, as the embed page gave them.
+/// Where the strings come from: in the browser the embed page's data block
+/// ([`crate::embed::PageStrings`]), in tests a [`Strings`] list.
+pub trait StringTable: Send + Sync {
+    /// The string `key` of exactly `locale` (no fallback), if there is one.
+    fn find(&self, locale: Locale, key: &str) -> Option<String>;
+}
+
+/// Strings held in lists, by locale and key.
 #[derive(Debug, Default)]
 pub struct Strings {
-    /// Per locale (by [`Locale::index`]), in page order. A linear search:
-    /// there are some sixty, and sorting code would cost more download
-    /// than it saves time.
+    /// Per locale (by [`Locale::index`]), in order of arrival.
     tables: [Vec<(String, String)>; 2],
 }
 
 impl Strings {
-    /// Strings from (locale, key, text) triples; of duplicates the first
-    /// wins.
-    #[must_use]
-    pub fn new(entries: impl IntoIterator<Item = (Locale, String, String)>) -> Self {
-        let mut strings = Self::default();
-        for (locale, key, text) in entries {
-            strings.tables[locale.index()].push((key, text));
-        }
-        strings
-    }
+    /// No strings at all: every lookup shows its key.
+    pub const EMPTY: Strings = Strings {
+        tables: [Vec::new(), Vec::new()],
+    };
 
-    fn find(&self, locale: Locale, key: &str) -> Option<&str> {
+    /// Adds the string `key` of `locale`; of duplicates the first wins.
+    pub fn push(&mut self, locale: Locale, key: String, text: String) {
+        self.tables[locale.index()].push((key, text));
+    }
+}
+
+impl StringTable for Strings {
+    fn find(&self, locale: Locale, key: &str) -> Option<String> {
         self.tables[locale.index()]
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, text)| text.as_str())
+            .map(|(_, text)| text.clone())
     }
+}
 
-    /// The string `key` in `locale`, else in English, else the key.
-    #[must_use]
-    pub fn get(&self, locale: Locale, key: &str) -> String {
-        self.find(locale, key)
-            .or_else(|| self.find(Locale::En, key))
-            .unwrap_or(key)
-            .to_owned()
-    }
-
-    /// Whether any locale has `key`.
-    #[must_use]
-    pub fn has(&self, key: &str) -> bool {
-        self.find(Locale::En, key).is_some() || self.find(Locale::Es, key).is_some()
-    }
+/// The string `key` in `locale`, else in English, else the key itself.
+#[must_use]
+pub fn lookup(table: &dyn StringTable, locale: Locale, key: &str) -> String {
+    table
+        .find(locale, key)
+        .or_else(|| table.find(Locale::En, key))
+        .unwrap_or_else(|| key.to_owned())
 }
 
 /// The components' handle on the words: the current locale (a signal, so
 /// reading a string subscribes to language switches) and the strings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct I18n {
     /// The language shown now; [`crate::connection`] writes it too, when the
     /// server says the chat has changed language.
     pub locale: RwSignal<Locale>,
-    strings: &'static Strings,
+    strings: &'static dyn StringTable,
+}
+
+impl std::fmt::Debug for I18n {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("I18n")
+            .field("locale", &self.locale)
+            .finish_non_exhaustive()
+    }
 }
 
 impl I18n {
-    /// A handle on `strings`, which live as long as the page: the widget
-    /// reads them once and never drops them.
+    /// A handle on `strings`, which live as long as the page.
     #[must_use]
-    pub fn new(locale: RwSignal<Locale>, strings: Strings) -> Self {
-        Self {
-            locale,
-            strings: Box::leak(Box::new(strings)),
-        }
+    pub fn new(locale: RwSignal<Locale>, strings: &'static dyn StringTable) -> Self {
+        Self { locale, strings }
     }
 
     /// The string `key` in the current locale. Reactive: a component that
     /// calls it inside a closure re-renders when the language changes.
     #[must_use]
     pub fn t(&self, key: &str) -> String {
-        self.strings.get(self.locale.get(), key)
+        lookup(self.strings, self.locale.get(), key)
     }
 
     /// [`Self::t`] as a reactive text node or attribute value:
     /// `{i18n.text("composer-send")}`, `aria-label=i18n.text("…")`. Every
     /// call returns the same closure type, so the widget holds one copy of
     /// the rendering code for all of them, not one per string.
-    #[must_use]
     pub fn text(self, key: &'static str) -> impl Fn() -> String + Copy + Send + Sync + 'static {
         move || self.t(key)
     }
@@ -149,11 +152,11 @@ impl I18n {
     /// at all: for the few words that must show even then (911 and 988).
     #[must_use]
     pub fn t_or(&self, key: &str, fallback: &str) -> String {
-        if self.strings.has(key) {
-            self.t(key)
-        } else {
-            fallback.to_owned()
-        }
+        let locale = self.locale.get();
+        self.strings
+            .find(locale, key)
+            .or_else(|| self.strings.find(Locale::En, key))
+            .unwrap_or_else(|| fallback.to_owned())
     }
 }
 
@@ -162,23 +165,22 @@ mod tests {
     use super::*;
 
     fn strings() -> Strings {
-        Strings::new([
-            (Locale::En, "send".into(), "Send".into()),
-            (Locale::En, "end".into(), "End chat".into()),
-            (Locale::Es, "send".into(), "Enviar".into()),
-            (Locale::Es, "send".into(), "later duplicate".into()),
-        ])
+        let mut strings = Strings::default();
+        strings.push(Locale::En, "send".into(), "Send".into());
+        strings.push(Locale::En, "end".into(), "End chat".into());
+        strings.push(Locale::Es, "send".into(), "Enviar".into());
+        strings.push(Locale::Es, "send".into(), "later duplicate".into());
+        strings
     }
 
     #[test]
     fn spanish_falls_back_to_english_then_to_the_key() {
         let strings = strings();
-        assert_eq!(strings.get(Locale::Es, "send"), "Enviar");
-        assert_eq!(strings.get(Locale::En, "send"), "Send");
-        assert_eq!(strings.get(Locale::Es, "end"), "End chat");
-        assert_eq!(strings.get(Locale::Es, "missing-key"), "missing-key");
-        assert!(strings.has("end") && !strings.has("missing-key"));
-        assert_eq!(Strings::default().get(Locale::En, "send"), "send");
+        assert_eq!(lookup(&strings, Locale::Es, "send"), "Enviar");
+        assert_eq!(lookup(&strings, Locale::En, "send"), "Send");
+        assert_eq!(lookup(&strings, Locale::Es, "end"), "End chat");
+        assert_eq!(lookup(&strings, Locale::Es, "missing-key"), "missing-key");
+        assert_eq!(lookup(&Strings::EMPTY, Locale::En, "send"), "send");
     }
 
     #[test]
@@ -197,10 +199,12 @@ mod tests {
 
     #[test]
     fn switching_the_locale_switches_every_string() {
-        let i18n = I18n::new(RwSignal::new(Locale::En), strings());
+        let i18n = I18n::new(RwSignal::new(Locale::En), Box::leak(Box::new(strings())));
         assert_eq!(i18n.t("send"), "Send");
         i18n.locale.set(Locale::Es);
         assert_eq!(i18n.t("send"), "Enviar");
+        assert_eq!(i18n.t("end"), "End chat");
+        assert_eq!(i18n.t_or("end", "911"), "End chat");
         assert_eq!(i18n.t_or("nothing", "911"), "911");
     }
 }

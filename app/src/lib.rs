@@ -9,7 +9,10 @@
 //!
 //! # Layout
 //! - [`embed`]: reads what the server wrote into the embed page (the pinned
-//!   identity key, the host page's origin, the clinic's name).
+//!   identity key, the host page's origin, the clinic's name, the starting
+//!   language, and every string of the widget).
+//! - [`i18n`]: the languages the widget speaks and the lookup of its words
+//!   by key; none of them is in the code.
 //! - [`state`]: the reactive state the screens render: which screen, the
 //!   transcript, the link status, the unread count.
 //! - [`connection`]: owns the `protocol::Session` and the WebSocket; does the
@@ -17,14 +20,17 @@
 //!   into [`state`] changes.
 //! - [`host`]: the postMessage bridge with the page that embeds the iframe
 //!   (UI events only, exact origins only).
-//! - [`wire`]: decodes server messages into `protocol::ServerMessage`
-//!   with less code than the derive (the download budget is tight).
+//! - [`phone`]: finds phone numbers in the clinic's words, for tap-to-call
+//!   links (pure, tested natively).
 //! - [`components`]: one Leptos component per file, from the [`App`] down.
 //!
 //! # Stable selectors (for end-to-end tests; keep them stable)
 //! - `#carechat-root[data-state]`: the mount element in `index.html`;
 //!   `data-state` is one of `connecting`, `consent`, `chat`, `declined`,
-//!   `ended`, `identity-failed`, `error`.
+//!   `ended`, `identity-failed`, `error`; `lang` is the language shown
+//!   (`en`, `es`).
+//! - `button.cc-language`: switches to the other language (its `lang` is
+//!   that language).
 //! - `.cc-error`: the failure message (identity-failed and error states).
 //! - `.cc-disclaimer`: the server's disclaimer on the consent screen.
 //! - `button.cc-accept`, `button.cc-decline`: the consent buttons.
@@ -38,7 +44,15 @@
 //!   have `.cc-msg-escalated` and `role="alert"`.
 //! - `.cc-notice`: a notice from the server or the widget (in the transcript,
 //!   and on the consent and declined screens).
-//! - `textarea.cc-input`: the message box; `button.cc-send`: send (its
+//! - `.cc-consent-exchange`: on the consent screen, what was said there
+//!   before consent; `.cc-consent-hint`: the "accept first" line (empty when
+//!   not shown).
+//! - `.cc-card[data-card]`: a card; `.cc-card-emergency` (with
+//!   `data-category`) the emergency one; `a.cc-call[href]`: a call or text
+//!   button on a card; `button.cc-card-action`: a `choose` button.
+//! - `a.cc-tel`: a phone number in the clinic's words, as a link.
+//! - `textarea.cc-input`: the message box (below the consent and chat
+//!   screens, hidden on the others); `button.cc-send`: send (its
 //!   `aria-busy` is `true` while a reply is awaited).
 //! - `.cc-link-status`: the "Reconnecting…" banner.
 //! - `button.cc-end`: End chat; `button.cc-minimize`: minimize;

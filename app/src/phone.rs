@@ -30,7 +30,7 @@ pub struct PhoneLink {
 /// Unicode letter tables would cost the widget kilobytes, and a number
 /// right after "é" or "¡" is as standalone as any.
 fn joins(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"_-./:,+@".contains(&c)
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b':' | b',' | b'+' | b'@')
 }
 
 /// Every phone number in `text`, in order, not overlapping.
@@ -172,9 +172,24 @@ pub fn is_call_href(href: &str) -> bool {
     };
     (scheme.eq_ignore_ascii_case("tel:") || scheme.eq_ignore_ascii_case("sms:"))
         && !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-.()*#,;?&=%".contains(&b))
+        && rest.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'+' | b'-'
+                        | b'.'
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'#'
+                        | b','
+                        | b';'
+                        | b'?'
+                        | b'&'
+                        | b'='
+                        | b'%'
+                )
+        })
 }
 
 #[cfg(test)]

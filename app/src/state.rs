@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use protocol::{CardAction, CardItem};
 
-use crate::i18n::{I18n, Locale, Strings};
+use crate::i18n::{I18n, Locale, StringTable};
 
 /// Which screen is showing; also the `data-state` of `#carechat-root`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,7 +230,7 @@ impl ChatState {
     /// The state at start-up: connecting, open (the iframe is created when
     /// the patient opens the chat), empty transcript, in `locale`.
     #[must_use]
-    pub fn new(locale: Locale, strings: Strings) -> Self {
+    pub fn new(locale: Locale, strings: &'static dyn StringTable) -> Self {
         Self {
             screen: RwSignal::new(Screen::Connecting),
             failure: RwSignal::new(None),
@@ -351,6 +351,8 @@ impl ChatState {
 mod tests {
     use super::*;
 
+    static NO_STRINGS: crate::i18n::Strings = crate::i18n::Strings::EMPTY;
+
     #[test]
     fn data_state_values_are_the_documented_selectors() {
         let all = [
@@ -369,7 +371,7 @@ mod tests {
 
     #[test]
     fn identity_failures_stop_for_good_and_only_refusals_offer_a_retry() {
-        let ui = ChatState::new(Locale::En, Strings::default());
+        let ui = ChatState::new(Locale::En, &NO_STRINGS);
         ui.fail(Failure::IdentityNotVerified);
         assert_eq!(ui.screen.get_untracked(), Screen::IdentityFailed);
         ui.fail(Failure::MissingIdentityKey);
@@ -381,7 +383,7 @@ mod tests {
 
     #[test]
     fn a_reply_is_awaited_until_the_message_is_answered_or_fails() {
-        let ui = ChatState::new(Locale::En, Strings::default());
+        let ui = ChatState::new(Locale::En, &NO_STRINGS);
         assert!(!ui.awaiting_reply());
         let first = ui.push_patient("hello".into());
         ui.push_clinic("hi".into(), "faq.greeting".into(), false);

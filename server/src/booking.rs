@@ -10,7 +10,7 @@
 //! ("afternoon"/"por la tarde" is after noon and before 5 PM; "mañana" after
 //! "la" or "por la" is the morning, otherwise tomorrow). Anything it cannot
 //! read widens the search rather than guessing. Times are said in the
-//! patient's language ("Tue, Dec 1 · 2:30 PM", "mar 1 dic · 14:30").
+//! patient's language ("Tue, Dec 1 · 2:30 PM", "martes 1 dic · 14:30").
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
@@ -292,7 +292,6 @@ pub fn pick(slots: &[Slot], wish: &Wish, tz: Tz) -> Vec<Slot> {
     chosen
 }
 
-const DAYS_ES: [&str; 7] = ["lun", "mar", "mié", "jue", "vie", "sáb", "dom"];
 const DAYS_ES_LONG: [&str; 7] = [
     "lunes",
     "martes",
@@ -321,7 +320,8 @@ const MONTHS_ES_LONG: [&str; 12] = [
 ];
 
 /// A visit's time in the clinic's time zone, as the patient's language
-/// writes it: "Tue, Dec 1 · 2:30 PM", "mar 1 dic · 14:30".
+/// writes it: "Tue, Dec 1 · 2:30 PM", "martes 1 dic · 14:30" (the Spanish
+/// weekday in full: "mar" also reads as "sea").
 #[must_use]
 pub fn when(at: DateTime<Utc>, tz: Tz, locale: Locale) -> String {
     let local = at.with_timezone(&tz);
@@ -329,7 +329,7 @@ pub fn when(at: DateTime<Utc>, tz: Tz, locale: Locale) -> String {
         Locale::En => local.format("%a, %b %-d · %-I:%M %p").to_string(),
         Locale::Es => format!(
             "{} {} {} · {}",
-            DAYS_ES[local.weekday().num_days_from_monday() as usize],
+            DAYS_ES_LONG[local.weekday().num_days_from_monday() as usize],
             local.day(),
             MONTHS_ES[local.month0() as usize],
             local.format("%H:%M")
@@ -505,7 +505,10 @@ mod tests {
             when(slots[1].start, tz, Locale::En),
             "Tue, Nov 24 · 1:00 PM"
         );
-        assert_eq!(when(slots[1].start, tz, Locale::Es), "mar 24 nov · 13:00");
+        assert_eq!(
+            when(slots[1].start, tz, Locale::Es),
+            "martes 24 nov · 13:00"
+        );
         assert_eq!(
             day_long(slots[1].start, tz, Locale::Es),
             "martes 24 de noviembre"

@@ -243,6 +243,27 @@ export async function ask(frame, question, { intent } = {}) {
   return (await reply.innerText()).trim();
 }
 
+/** Opens the demo site and the chat, and waits for the notice. */
+export async function openChat(page, server) {
+  await page.goto(`${server.siteOrigin}/`);
+  await clickLauncher(page);
+  const frame = await chatFrame(page);
+  await waitState(frame, 'consent');
+  return frame;
+}
+
+/** Every code the development outbox has delivered so far, oldest first. */
+export function outboxCodes(server) {
+  const file = path.join(server.dataDir, 'dev-outbox.jsonl');
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).code);
+}
+
+/** The code number `n` (1-based) of the development outbox, once it is there. */
+export async function nthOutboxCode(server, n) {
+  return waitFor(() => outboxCodes(server)[n - 1], `code #${n} in the development outbox`);
+}
+
 /** Opens the demo site, opens the chat and accepts the notice. */
 export async function openConsentedChat(page, server) {
   await page.goto(`${server.siteOrigin}/`);

@@ -40,7 +40,8 @@ test('a handshake signed by a different identity key is refused and the patient 
   // It never opened the WebSocket, and never offered the consent screen.
   assert.deepEqual(wire.sockets, []);
   assert.equal(await frame.locator('button.cc-accept').count(), 0);
-  assert.equal(await frame.locator('.cc-input').count(), 0);
+  // The message box stays hidden (it is only shown on the consent and chat screens).
+  assert.equal(await frame.locator('.cc-input:visible').count(), 0);
   await page.close();
 });
 

@@ -24,14 +24,13 @@ pub const ROOT_ID: &str = "carechat-root";
 
 /// The whole widget: reads the embed page's metas and strings, starts the
 /// connection (unless the pinned identity key is missing or invalid), wires
-/// the host page's open/close events, keeps the page's language (`lang` on
-/// `<html>` and `#carechat-root`, the title) in step with the locale, and
-/// shows the current screen between the header and the permanent safety
-/// line.
+/// the host page's open/close events, keeps `lang` on `#carechat-root` in
+/// step with the locale, and shows the current screen between the header
+/// and the permanent safety line.
 #[component]
 pub fn App() -> impl IntoView {
     let config = EmbedConfig::from_document();
-    let ui = ChatState::new(config.locale, embed::strings_from_document());
+    let ui = ChatState::new(config.locale, embed::PageStrings::from_document());
     let i18n = ui.i18n;
     let bridge = HostBridge::new(config.host_origin.clone());
 
@@ -54,34 +53,22 @@ pub fn App() -> impl IntoView {
     provide_context(chat);
     provide_context(bridge.clone());
 
-    // The root's `data-state` follows the screen; the page's language and
-    // title follow the locale. Only a real change of screen re-renders (and
-    // re-focuses) it.
+    // The root's `data-state` follows the screen and its `lang` the locale
+    // (the server wrote `<html lang>` and the title in the first one; all
+    // the widget shows is inside the root). Only a real change of screen
+    // re-renders (and re-focuses) it.
     let screen = Memo::new(move |_| ui.screen.get());
-
-    {
-        let clinic_name = config.clinic_name.clone();
-        Effect::new(move |_| {
-            let state = screen.get().as_str();
-            let locale = i18n.locale.get().as_str();
-            let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-                return;
-            };
-            let name = if clinic_name.is_empty() {
-                i18n.t("clinic-fallback")
-            } else {
-                clinic_name.clone()
-            };
-            document.set_title(&(i18n.t("page-title") + ": " + &name));
-            if let Some(html) = document.document_element() {
-                let _ = html.set_attribute("lang", locale);
-            }
-            if let Some(root) = document.get_element_by_id(ROOT_ID) {
-                let _ = root.set_attribute("data-state", state);
-                let _ = root.set_attribute("lang", locale);
-            }
-        });
-    }
+    Effect::new(move |_| {
+        let state = screen.get().as_str();
+        let locale = i18n.locale.get().as_str();
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(ROOT_ID))
+        {
+            let _ = root.set_attribute("data-state", state);
+            let _ = root.set_attribute("lang", locale);
+        }
+    });
 
     // Host page → widget: open/close. On open the unread count resets and
     // focus goes where the patient left off.

@@ -3,6 +3,7 @@
 
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
+use protocol::vocab::CardKind;
 use protocol::{CardAction, CardItem};
 
 use super::linked_text::LinkedText;
@@ -40,7 +41,7 @@ pub fn CardLine(
     let ui = expect_context::<ChatState>();
     let chat = expect_context::<ChatHandle>();
     let used = RwSignal::new(false);
-    let emergency = kind == "emergency";
+    let emergency = kind == CardKind::Emergency.as_str();
     // A pressed button disables itself, and the browser drops focus to the
     // page: a keyboard user who just pressed one lands on this card's first
     // button, or back in the message box when it has none. Someone typing

@@ -12,10 +12,12 @@ const MAX_CHARS: usize = 2000;
 
 /// A labelled text box and a Send button, below the chat screen and below
 /// the consent screen, where a patient in trouble can write before
-/// accepting (its label says so there). Enter sends, Shift+Enter starts a
-/// new line. While a reply is awaited the
-/// button reads "Sending…" and does nothing (it stays focusable); the
-/// patient may keep typing.
+/// accepting (its label says so there); hidden on every other screen. One
+/// box for both, so what the patient typed survives accepting; the draft
+/// lives in [`ChatState::draft`], which "End chat" clears. Enter sends,
+/// Shift+Enter starts a new line. While a reply is awaited the button reads
+/// "Sending…" and does nothing (it stays focusable); the patient may keep
+/// typing.
 #[component]
 pub fn Composer() -> impl IntoView {
     let ui = expect_context::<ChatState>();

@@ -17,7 +17,7 @@ pub fn ConsentExchange() -> impl IntoView {
     let i18n = ui.i18n;
     view! {
         <MessageList consent_only=true/>
-        <p class="cc-consent-hint" role="status">
+        <p class="cc-notice cc-notice-error cc-consent-hint" role="status">
             {move || ui.consent_hint.get().then(|| i18n.t("consent-first"))}
         </p>
     }

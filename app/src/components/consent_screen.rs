@@ -12,9 +12,9 @@ use crate::state::ChatState;
 /// emergency? Tell us here, or call 911"): the server answers a crisis
 /// before any consent, and that answer shows here, above the buttons
 /// ([`ConsentExchange`]). Anything else the patient types waits for their
-/// consent. If a previous session just ended, says so
-/// above the notice. Focus starts on the heading so a screen reader reads
-/// the notice from the top.
+/// consent. If a previous session just ended, says so above the notice.
+/// Focus starts on the heading so a screen reader reads the notice from the
+/// top.
 #[component]
 pub fn ConsentScreen() -> impl IntoView {
     let ui = expect_context::<ChatState>();

@@ -105,12 +105,10 @@ pub fn MessageLine(
             Some(Delivery::Failed) => i18n.t("msg-failed"),
             Some(Delivery::Answered) | None => String::new(),
         };
-        if previous() {
-            format!("{delivery} {}", i18n.t("msg-previous"))
-                .trim_start()
-                .to_owned()
-        } else {
-            delivery
+        match (previous(), delivery.is_empty()) {
+            (false, _) => delivery,
+            (true, true) => i18n.t("msg-previous"),
+            (true, false) => delivery + " " + &i18n.t("msg-previous"),
         }
     };
     // A line stays in the language it was said in (as the clinic's words

@@ -1,13 +1,15 @@
 //! The widget's components, one per file. [`app::App`] is the root; it reads
 //! the embed page, makes the connection, and switches between the screens.
 //!
-//! Components read [`crate::state::ChatState`], [`crate::connection::ChatHandle`],
-//! [`crate::i18n::I18n`] and [`crate::host::HostBridge`] from context. Every
-//! word a component shows is looked up by key through `I18n` (none is in
-//! the code), inside a closure, so a language switch re-renders it. No component decides
-//! anything about the conversation: they show what the server sent and pass
-//! the patient's actions to the connection. No inline `style` anywhere (the
-//! embed page's CSP forbids it): looks come from classes in `style/widget.css`.
+//! Components read [`crate::state::ChatState`], [`crate::connection::ChatHandle`]
+//! and [`crate::host::HostBridge`] from context. Every word a component
+//! shows is looked up by key through `ChatState::i18n` ([`crate::i18n::I18n`];
+//! none is in the code), inside a closure or a [`linked_text::LinkedText`],
+//! so a language switch re-renders it; a transcript line keeps the language
+//! it was said in. No component decides anything about the conversation:
+//! they show what the server sent and pass the patient's actions to the
+//! connection. No inline `style` anywhere (the embed page's CSP forbids it):
+//! looks come from classes in `style/widget.css`.
 
 pub mod app;
 pub mod card_line;

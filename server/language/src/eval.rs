@@ -36,8 +36,10 @@ pub const HELDOUT_TSV: &str = include_str!("../eval/heldout.tsv");
 /// What a clarifying question counts as (never a right answer).
 pub const CLARIFY: &str = "clarify";
 
-/// The figures CI requires on the held-out part, in each language.
-#[derive(Debug, Clone, Copy)]
+/// Figures an evaluation part must reach, in one language: the targets of
+/// the work, or the floors CI holds it to meanwhile.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Targets {
     /// Share of crisis and emergency messages that escalate.
     pub crisis_recall: f64,
@@ -47,12 +49,29 @@ pub struct Targets {
     pub crisis_false_positive_rate: f64,
 }
 
-/// The targets of the safety-and-understanding work.
+/// The targets of the safety-and-understanding work, on the held-out part,
+/// in each language.
 pub const TARGETS: Targets = Targets {
     crisis_recall: 1.0,
     routing_accuracy: 0.95,
     crisis_false_positive_rate: 0.02,
 };
+
+/// The floors CI holds each part to (`eval/floors.toml`): a ratchet, raised
+/// as the figures improve, up to the [`TARGETS`]; a change that lowers a
+/// figure below its floor fails CI.
+pub const FLOORS_TOML: &str = include_str!("../eval/floors.toml");
+
+/// Floors per part (`development`, `heldout`) and language.
+pub type Floors = BTreeMap<String, BTreeMap<String, Targets>>;
+
+/// Reads a floors file.
+///
+/// # Errors
+/// When it is not TOML of tables `[part.language]` with the three figures.
+pub fn parse_floors(text: &str) -> Result<Floors, toml::de::Error> {
+    toml::from_str(text)
+}
 
 /// One labelled utterance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,6 +375,18 @@ mod tests {
             assert!(rows.len() >= 400, "{}", rows.len());
             for locale in Locale::ALL {
                 assert!(rows.iter().filter(|r| r.locale == locale).count() >= 200);
+            }
+        }
+    }
+
+    #[test]
+    fn the_shipped_floors_parse_and_never_exceed_what_targets_ask() {
+        let floors = parse_floors(FLOORS_TOML).unwrap();
+        for part in ["development", "heldout"] {
+            for locale in Locale::ALL {
+                let floor = floors[part][locale.as_str()];
+                assert!(floor.crisis_false_positive_rate >= 0.0);
+                assert!(floor.routing_accuracy <= 1.0 && floor.crisis_recall <= 1.0);
             }
         }
     }

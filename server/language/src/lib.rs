@@ -7,8 +7,9 @@
 //!   letters), words, and edit distance. The one copy every other module
 //!   uses.
 //! - [`safety`]: the safety screen, run first on every piece of patient
-//!   text in every state. Its word lists are data files per language
-//!   (`data/safety/*.toml`) that a clinician can review.
+//!   text in every state: word lists per language (`data/safety/*.toml`)
+//!   and a learned layer trained on example messages
+//!   (`data/safety/examples.tsv`), all data files a clinician can review.
 //! - [`lang`]: which language a message is written in (English or Spanish).
 //! - [`intents`]: the intent model, trained at start-up from example
 //!   phrases (the clinic's FAQ entries and the built-in tasks), with a

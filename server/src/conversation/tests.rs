@@ -476,7 +476,7 @@ async fn a_spanish_patient_books_in_spanish_with_spanish_dates() {
         .flatten()
         .collect();
     assert!(
-        card_titles.iter().all(|t| t.starts_with("mar ")),
+        card_titles.iter().all(|t| t.starts_with("martes ")),
         "{card_titles:?}"
     );
 }

@@ -4,13 +4,18 @@
 //!
 //! ```sh
 //! cargo run --release -p carechat-language --bin carechat-eval            # the demo clinic
-//! cargo run --release -p carechat-language --bin carechat-eval -- --check # exit 1 below the targets
+//! cargo run --release -p carechat-language --bin carechat-eval -- --check # exit 1 below the targets (see below)
 //! carechat-eval --knowledge faq.toml --heldout mine.tsv --misses          # another clinic's set
 //! ```
 //!
 //! `--misses` lists what the development part got wrong (and, with
 //! `--heldout FILE`, that file's). The shipped held-out part's misses are
 //! never listed: once read, it would no longer be held out.
+//!
+//! `--check` fails when a part falls below its floor in `eval/floors.toml`
+//! in either language (a ratchet towards the targets; with `--strict` the
+//! held-out part must meet the targets themselves); with `--heldout FILE`
+//! it holds that file to the targets.
 
 use std::process::ExitCode;
 
@@ -21,6 +26,7 @@ use carechat_language::knowledge::{KnowledgeBase, DEMO_KNOWLEDGE_TOML};
 #[allow(clippy::print_stdout)]
 fn main() -> ExitCode {
     let mut check = false;
+    let mut strict = false;
     let mut misses = false;
     let mut knowledge_path = None;
     let mut heldout_path = None;
@@ -28,6 +34,7 @@ fn main() -> ExitCode {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--check" => check = true,
+            "--strict" => strict = true,
             "--misses" => misses = true,
             "--knowledge" => knowledge_path = args.next(),
             "--heldout" => heldout_path = args.next(),
@@ -82,30 +89,66 @@ fn main() -> ExitCode {
     );
     let training = eval::evaluate(&model, &eval::training_rows(&set));
     print!("{}", eval::render("training part", &training, false));
-    if heldout_path.is_none() {
+    let dev = if heldout_path.is_none() {
         match eval::parse(eval::DEV_TSV) {
-            Ok(dev) => print!(
-                "{}",
-                eval::render("development part", &eval::evaluate(&model, &dev), misses)
-            ),
-            Err(e) => eprintln!("carechat-eval: development set: {e}"),
+            Ok(dev) => {
+                let reports = eval::evaluate(&model, &dev);
+                print!("{}", eval::render("development part", &reports, misses));
+                Some(reports)
+            }
+            Err(e) => {
+                eprintln!("carechat-eval: development set: {e}");
+                return ExitCode::from(2);
+            }
         }
-    }
+    } else {
+        None
+    };
     let reports = eval::evaluate(&model, &heldout);
-    // The held-out part's misses are listed only on request with --misses
-    // --heldout FILE: reading them would make it a development set.
+    // The held-out part's misses are listed only for a file given with
+    // --heldout: reading the shipped one's would make it a development set.
     print!(
         "{}",
         eval::render("held-out part", &reports, misses && heldout_path.is_some())
     );
-    let passed = reports.values().all(|r| r.meets(&TARGETS)) && reports.len() == 2;
-    println!(
-        "targets on the held-out part, each language: crisis recall {:.0}%, routing at least {:.0}%, crisis false positives at most {:.0}%: {}",
+    let meets = |r: &std::collections::BTreeMap<_, eval::LanguageReport>| {
+        r.len() == 2 && r.values().all(|r| r.meets(&TARGETS))
+    };
+    let targets = format!(
+        "crisis recall {:.0}%, routing at least {:.0}%, crisis false positives at most {:.0}%, in each language",
         TARGETS.crisis_recall * 100.0,
         TARGETS.routing_accuracy * 100.0,
         TARGETS.crisis_false_positive_rate * 100.0,
-        if passed { "met" } else { "NOT met" }
     );
+    let said = |met: bool| if met { "met" } else { "NOT met" };
+    println!(
+        "targets ({targets}) on the held-out part: {}",
+        said(meets(&reports))
+    );
+    // Until the targets are met, CI holds each part to its floor
+    // (eval/floors.toml), so no change can make a figure worse.
+    let passed = match (&dev, eval::parse_floors(eval::FLOORS_TOML)) {
+        (Some(dev), Ok(floors)) => {
+            let mut ok = true;
+            for (part, figures) in [("development", dev), ("heldout", &reports)] {
+                for (locale, report) in figures {
+                    let floor = floors.get(part).and_then(|p| p.get(locale.as_str()));
+                    let held = floor.is_some_and(|f| report.meets(f));
+                    if !held {
+                        println!("{part} · {locale}: below its floor in eval/floors.toml");
+                    }
+                    ok &= held;
+                }
+            }
+            println!("floors (eval/floors.toml): {}", said(ok));
+            ok && (!strict || meets(&reports))
+        }
+        (Some(_), Err(e)) => {
+            eprintln!("carechat-eval: eval/floors.toml: {e}");
+            return ExitCode::from(2);
+        }
+        (None, _) => meets(&reports),
+    };
     if check && !passed {
         return ExitCode::FAILURE;
     }

@@ -35,6 +35,16 @@
 //! ]
 //! ```
 //!
+//! # The learned layer
+//!
+//! Patients in crisis rarely use the words a list expects ("no point
+//! refilling my meds, I won't need them"). When the lists find no crisis,
+//! [`learned`] asks a classifier trained at start-up on example messages
+//! (`data/safety/examples.tsv`, also for clinicians to review) whether the
+//! crisis categories together are likely; it can only add an escalation,
+//! never remove one. [`screen`] runs both; [`Screen::check`] is the lists
+//! alone.
+//!
 //! Every list is applied to every message, whatever its language (patients
 //! mix languages, and language detection can be wrong on a short message).
 //! A clinic may add its own lists with [`Screen::from_toml`].
@@ -78,6 +88,7 @@
 
 mod compile;
 mod error;
+pub mod learned;
 mod matcher;
 pub mod pattern;
 
@@ -390,7 +401,19 @@ impl fmt::Debug for Screen {
 /// assert_eq!(screen("ya no quiero vivir"), Some(Concern::Crisis(Category::SelfHarm)));
 /// assert_eq!(screen("what are your hours?"), None);
 /// ```
+///
+/// The word lists decide first; when they find no crisis, the learned
+/// layer ([`learned`]) may still find one (it only ever adds an
+/// escalation). A crisis from either wins over medical advice.
 #[must_use]
 pub fn screen(text: &str) -> Option<Concern> {
-    Screen::builtin().check(text)
+    let lists = Screen::builtin().check(text);
+    if matches!(lists, Some(Concern::Crisis(_))) {
+        return lists;
+    }
+    let learned = learned::LearnedScreen::builtin().and_then(|layer| layer.check(text));
+    match learned {
+        Some(Concern::Crisis(_)) => learned,
+        _ => lists.or(learned),
+    }
 }
