@@ -70,7 +70,6 @@ impl BitSet {
         self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
     }
 
-
     /// Whether any of `ids` is in the set.
     pub(crate) fn any(&self, ids: &[u32]) -> bool {
         ids.iter().any(|id| self.contains(*id))

@@ -86,7 +86,8 @@
 //! well under a millisecond in a release build (`cargo test --release -p
 //! carechat-language --test safety -- --ignored --nocapture` prints it).
 
-#[allow(clippy::result_large_err)] // Compile errors name the list, section, group, rule and phrase; they are built only when a list is loaded, never per message.
+#[allow(clippy::result_large_err)]
+// Compile errors name the list, section, group, rule and phrase; they are built only when a list is loaded, never per message.
 mod compile;
 mod error;
 pub mod learned;
