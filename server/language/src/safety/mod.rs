@@ -82,9 +82,11 @@
 //! The work is linear in the length of the message: each distinct word is
 //! examined once (its typo search bounded by the banded edit distance), and
 //! each rule is tried only where its first word occurs, after a check that
-//! all its required words occur somewhere. A 5,000-character message takes
-//! well under a millisecond in a release build (`cargo test --release -p
-//! carechat-language --test safety -- --ignored --nocapture` prints it).
+//! all its required words occur somewhere. With both lists and the learned
+//! layer, a 5,000-character message took 2.4 ms and a 20,000-character one
+//! 8.7 ms in a release build on 2 busy cores (`cargo test --release -p
+//! carechat-language --test safety -- --ignored --nocapture` prints it);
+//! the Spanish list's long multi-word choices are most of it.
 
 #[allow(clippy::result_large_err)]
 // Compile errors name the list, section, group, rule and phrase; they are built only when a list is loaded, never per message.
