@@ -197,18 +197,6 @@ codes! {
 /// The prefix of every FAQ intent (`faq.hours`): the clinic names its own.
 pub const FAQ_PREFIX: &str = "faq.";
 
-impl Intent {
-    /// Whether the reply under this intent is emergency guidance or advice
-    /// refused (always `escalated`).
-    #[must_use]
-    pub fn is_safety(self) -> bool {
-        matches!(
-            self,
-            Self::SafetyCrisis | Self::SafetyEmergency | Self::SafetyMedicalAdvice
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

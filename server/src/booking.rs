@@ -304,20 +304,6 @@ const DAYS_ES_LONG: [&str; 7] = [
 const MONTHS_ES: [&str; 12] = [
     "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic",
 ];
-const MONTHS_ES_LONG: [&str; 12] = [
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-];
 
 /// A visit's time in the clinic's time zone, as the patient's language
 /// writes it: "Tue, Dec 1 · 2:30 PM", "martes 1 dic · 14:30" (the Spanish
@@ -333,22 +319,6 @@ pub fn when(at: DateTime<Utc>, tz: Tz, locale: Locale) -> String {
             local.day(),
             MONTHS_ES[local.month0() as usize],
             local.format("%H:%M")
-        ),
-    }
-}
-
-/// A long form of the day, for sentences: "Tuesday, December 1" or "martes
-/// 1 de diciembre".
-#[must_use]
-pub fn day_long(at: DateTime<Utc>, tz: Tz, locale: Locale) -> String {
-    let local = at.with_timezone(&tz);
-    match locale {
-        Locale::En => local.format("%A, %B %-d").to_string(),
-        Locale::Es => format!(
-            "{} {} de {}",
-            DAYS_ES_LONG[local.weekday().num_days_from_monday() as usize],
-            local.day(),
-            MONTHS_ES_LONG[local.month0() as usize]
         ),
     }
 }
@@ -508,10 +478,6 @@ mod tests {
         assert_eq!(
             when(slots[1].start, tz, Locale::Es),
             "martes 24 nov · 13:00"
-        );
-        assert_eq!(
-            day_long(slots[1].start, tz, Locale::Es),
-            "martes 24 de noviembre"
         );
     }
 }

@@ -110,7 +110,7 @@ impl Lexicon {
         Ok(Self { texting, concepts })
     }
 
-    /// The concept of a word, or of its first five letters.
+    /// The concept a word belongs to, if any.
     fn concept(&self, word: &str) -> Option<&str> {
         self.concepts.get(word).map(String::as_str)
     }
