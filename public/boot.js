@@ -11,7 +11,16 @@ init({ module_or_path: new URL("./carechat-app_bg.wasm", import.meta.url) }).cat
   const box = document.createElement("div");
   box.className = "cc-error cc-boot";
   box.setAttribute("role", "alert");
-  box.textContent =
+  // The embed page carries the widget's words in every language; the
+  // English text stays as the last resort if even they cannot be read.
+  let text =
     "The chat could not load in this browser. Please call the clinic. In an emergency, call 911.";
+  try {
+    const strings = JSON.parse(document.getElementById("carechat-strings").textContent);
+    text = strings[document.documentElement.lang]["boot-failed"] || text;
+  } catch (_) {
+    // keep the English text
+  }
+  box.textContent = text;
   root.append(box);
 });

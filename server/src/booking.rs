@@ -60,6 +60,116 @@ pub struct Wish {
     pub whole_week: bool,
     /// Morning, afternoon or evening.
     pub part: Option<DayPart>,
+    /// The patient named a practitioner ("Dr. Ramírez") whom the clinic
+    /// does not have: the reply says so and offers everyone's free times.
+    pub unknown_practitioner: bool,
+}
+
+/// Titles that are always followed by a practitioner's name ("Dr. Ramírez",
+/// "la dra ramirez"). "Doctor" alone is not one: "the doctor Tuesday".
+const TITLES: &[&str] = &["dr", "dra", "drs"];
+
+/// Words that can follow a title without being a name ("a doctor for my
+/// rash", "la doctora que esté libre").
+const NOT_NAMES: &[&str] = &[
+    "a",
+    "an",
+    "and",
+    "any",
+    "anyone",
+    "appointment",
+    "appointments",
+    "about",
+    "asap",
+    "at",
+    "available",
+    "because",
+    "but",
+    "by",
+    "can",
+    "cita",
+    "como",
+    "con",
+    "consulta",
+    "cualquiera",
+    "de",
+    "del",
+    "el",
+    "en",
+    "for",
+    "free",
+    "from",
+    "hoy",
+    "i",
+    "if",
+    "in",
+    "is",
+    "la",
+    "las",
+    "los",
+    "manana",
+    "me",
+    "mi",
+    "my",
+    "next",
+    "no",
+    "o",
+    "office",
+    "on",
+    "or",
+    "para",
+    "pero",
+    "please",
+    "por",
+    "practitioner",
+    "pronto",
+    "que",
+    "quien",
+    "si",
+    "so",
+    "soon",
+    "the",
+    "this",
+    "to",
+    "today",
+    "tomorrow",
+    "visit",
+    "who",
+    "whoever",
+    "with",
+    "y",
+    "you",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "lunes",
+    "martes",
+    "miercoles",
+    "jueves",
+    "viernes",
+    "sabado",
+    "domingo",
+    "week",
+    "semana",
+    "morning",
+    "afternoon",
+    "tarde",
+];
+
+/// Whether a practitioner's name stands at `words[at]` (a typo allowed in
+/// names of five letters or more).
+fn names_practitioner(words: &[&str], at: usize, p: &Practitioner) -> bool {
+    let family = text::words(&p.family);
+    if family.is_empty() || at + family.len() > words.len() {
+        return false;
+    }
+    family.iter().zip(&words[at..]).all(|(name, word)| {
+        name == word || (name.len() >= 5 && text::edits_within(name, word, 1).is_some())
+    })
 }
 
 /// Service words: (code, words that mean it).
@@ -104,14 +214,20 @@ const SERVICES: &[(&str, &[&str])] = &[
 pub fn understand(text: &str, practitioners: &[Practitioner], today: NaiveDate) -> Wish {
     let words = text::words(text);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let mut wish = Wish {
-        practitioner_id: practitioners
+    let practitioner = (0..words.len()).find_map(|at| {
+        practitioners
             .iter()
-            .find(|p| {
-                let family = text::words(&p.family);
-                !family.is_empty() && words.windows(family.len()).any(|w| w == family.as_slice())
-            })
-            .map(|p| p.id.clone()),
+            .find(|p| names_practitioner(&words, at, p))
+    });
+    let titled_stranger = words.windows(2).any(|pair| {
+        TITLES.contains(&pair[0])
+            && pair[1].len() >= 3
+            && pair[1].chars().all(char::is_alphabetic)
+            && !NOT_NAMES.contains(&pair[1])
+    });
+    let mut wish = Wish {
+        practitioner_id: practitioner.map(|p| p.id.clone()),
+        unknown_practitioner: practitioner.is_none() && titled_stranger,
         ..Wish::default()
     };
     let padded = format!(" {} ", words.join(" "));
@@ -377,6 +493,19 @@ mod tests {
         assert_eq!(wish.service.as_deref(), Some("checkup"));
         assert_eq!(wish.day, NaiveDate::from_ymd_opt(2026, 11, 24));
         assert_eq!(wish.part, Some(DayPart::Afternoon));
+    }
+
+    #[test]
+    fn a_practitioner_the_clinic_does_not_have_is_noticed() {
+        let p = practitioners();
+        let wish = |t: &str| understand(t, &p, today());
+        assert!(wish("una cita con la Dra. Ramírez el martes").unknown_practitioner);
+        assert!(wish("can i see dr smith next week").unknown_practitioner);
+        let patel = wish("a checkup with dr patell on friday");
+        assert_eq!(patel.practitioner_id.as_deref(), Some("pr-patel"));
+        assert!(!patel.unknown_practitioner);
+        assert!(!wish("I need to see a doctor tuesday").unknown_practitioner);
+        assert!(!wish("the first dr available please").unknown_practitioner);
     }
 
     #[test]

@@ -22,6 +22,9 @@ const SELF_HARM_EN: &[&str] = &[
     "i want to die",
     "im going to end it tonight",
     "i feel like a burden to everyone and want to disappear forever",
+    "my family would be fine without me",
+    "life isnt worth living anymore",
+    "i burned my arm with the iron on purpose",
 ];
 const SELF_HARM_ES: &[&str] = &[
     "me quiero matar",
@@ -30,17 +33,25 @@ const SELF_HARM_ES: &[&str] = &[
     "estoy pensando en suicidarme",
     "me tome todas las pastillas",
     "quiero morirme",
+    "ya tengo la soga en el garaje",
+    "seria mas facil no estar",
+    "me queme el brazo con la plancha a proposito",
 ];
 const HARM_TO_OTHERS: &[&str] = &[
     "i want to kill my neighbor",
     "im going to hurt someone at work tomorrow",
     "voy a matar a mi vecino",
+    "i bought a knife to deal with the guy next door",
+    "quiero que sufra, voy a ir a su casa con el machete",
 ];
 const ABUSE: &[&str] = &[
     "my husband hits me",
     "my boyfriend choked me last night",
     "i was raped",
     "mi esposo me pega",
+    "my husband grabs my throat when we fight",
+    "someone put something in my drink",
+    "me dejo un ojo morado otra vez",
 ];
 const MEDICAL: &[&str] = &[
     "i have chest pain and my left arm is numb",
@@ -48,11 +59,15 @@ const MEDICAL: &[&str] = &[
     "my mom's face is drooping and she can't talk",
     "tengo dolor de pecho",
     "no puedo respirar",
+    "my newborn is turning blue",
+    "se agarro el pecho y se cayo",
 ];
 const POISONING: &[&str] = &[
     "my toddler swallowed some of my pills",
     "my son drank bleach",
     "mi hijo se tomo el cloro",
+    "my teenager drank windshield washer fluid",
+    "le di tylenol de adulto en vez del de ninos",
 ];
 
 /// Phrases whose category is known, for the tricks below.
@@ -302,6 +317,11 @@ const ORDINARY: &[&str] = &[
     "donde me estaciono",
     "quiero una cita para un chequeo",
     "aceptan seguro de Cigna",
+    "my kid is drowning in homework, can we move his checkup",
+    "that bill gave me a heart attack, can I get a payment plan",
+    "had chest pains last year, are my stress test results back",
+    "se me vencio el medicaid, me atienden si pago yo",
+    "me muero de los nervios esperando mis resultados",
 ];
 
 #[test]

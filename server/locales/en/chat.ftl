@@ -103,6 +103,7 @@ appointments-reschedule-title = Choose an appointment to move
 appointments-slots = Here are the first free times I found. Which one suits you?
 slots-title = Free times
 appointments-no-slots = I couldn't find a free time for that. Try another day or time of day, or call us at { $phone }.
+appointments-unknown-practitioner = I couldn't find a practitioner by that name at this clinic. Our practitioners are { $names }.
 appointments-confirm = Please confirm:
 confirm-book-title = Book this appointment?
 confirm-move-title = Move this appointment?

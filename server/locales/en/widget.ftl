@@ -18,6 +18,7 @@ page-title = Chat
 clinic-fallback = Clinic chat
 boot-loading = Loading the secure chat…
 boot-noscript = This chat needs JavaScript. Please call the clinic. In an emergency, call 911.
+boot-failed = The chat could not load in this browser. Please call the clinic. In an emergency, call 911.
 # The embed page when the widget is not built (plain text, from the server).
 embed-unavailable = The chat is not available right now. Please call the clinic. In an emergency, call 911.
 

@@ -106,6 +106,7 @@ appointments-reschedule-title = Elija la cita que quiere cambiar
 appointments-slots = Estos son los primeros horarios libres que encontré. ¿Cuál le conviene?
 slots-title = Horarios libres
 appointments-no-slots = No encontré un horario libre para eso. Pruebe con otro día u otra hora del día, o llámenos al { $phone }.
+appointments-unknown-practitioner = No encontré a nadie con ese nombre en esta clínica. Nuestros profesionales son: { $names }.
 appointments-confirm = Por favor, confirme:
 confirm-book-title = ¿Reservar esta cita?
 confirm-move-title = ¿Cambiar esta cita?

@@ -10,6 +10,7 @@ page-title = Chat
 clinic-fallback = Chat de la clínica
 boot-loading = Cargando el chat seguro…
 boot-noscript = Este chat necesita JavaScript. Por favor, llame a la clínica. En una emergencia, llame al 911.
+boot-failed = El chat no pudo cargarse en este navegador. Por favor, llame a la clínica. En una emergencia, llame al 911.
 # La página del chat cuando el widget no está instalado (texto simple, del servidor).
 embed-unavailable = El chat no está disponible en este momento. Por favor, llame a la clínica. En una emergencia, llame al 911.
 

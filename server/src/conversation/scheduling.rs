@@ -9,6 +9,7 @@ use super::state::{ChatState, Offer, Retry};
 use super::{Conversation, Turn};
 use crate::booking::{self, Wish};
 use crate::ehr::{Appointment, PatientMatch};
+use crate::i18n::Arg;
 
 impl Conversation {
     /// Offers up to three free slots for a wish (to book, or to move
@@ -28,10 +29,30 @@ impl Conversation {
             Err(e) => return self.ehr_failed(state, e, retry),
         };
         let picked = booking::pick(&slots, &wish, self.tz);
+        let stranger = if wish.unknown_practitioner {
+            match self.records.practitioners().await {
+                Ok(all) => {
+                    let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+                    let names = names.join(", ");
+                    Some(self.t(
+                        locale,
+                        "appointments-unknown-practitioner",
+                        &[("names", Arg::from(&names))],
+                    ))
+                }
+                Err(e) => return self.ehr_failed(state, e, retry),
+            }
+        } else {
+            None
+        };
+        let with_stranger = |text: String| match &stranger {
+            Some(note) => format!("{note} {text}"),
+            None => text,
+        };
         if picked.is_empty() {
             return Answer::text(
                 Intent::AppointmentsNoSlots,
-                self.t(locale, "appointments-no-slots", &[]),
+                with_stranger(self.t(locale, "appointments-no-slots", &[])),
             );
         }
         let items = picked
@@ -53,7 +74,11 @@ impl Conversation {
         } else {
             Intent::AppointmentsBook
         };
-        Answer::text(intent, self.t(locale, "appointments-slots", &[])).card(
+        Answer::text(
+            intent,
+            with_stranger(self.t(locale, "appointments-slots", &[])),
+        )
+        .card(
             CardKind::Slots,
             self.t(locale, "slots-title", &[]),
             items,

@@ -480,3 +480,33 @@ async fn a_spanish_patient_books_in_spanish_with_spanish_dates() {
         "{card_titles:?}"
     );
 }
+
+#[tokio::test]
+async fn a_practitioner_the_clinic_does_not_have_is_named_and_everyones_times_offered() {
+    let s = setup().await;
+    let mut state = ChatState::default();
+    s.consent(&mut state, true).await;
+    s.say_all(
+        &mut state,
+        "m1",
+        "quiero una cita con la Dra. Ramírez el martes",
+    )
+    .await;
+    s.say_all(&mut state, "m2", "nací el 2 de marzo de 1984, Sample")
+        .await;
+    let code = s.code_from_outbox().await;
+    let slots = s.say_all(&mut state, "m3", &code).await;
+    let (intent, text, _) = reply(&slots);
+    assert_eq!(intent, "appointments.book", "{text}");
+    assert!(
+        text.contains("No encontré a nadie con ese nombre"),
+        "{text}"
+    );
+    assert!(text.contains("Dr. Anika Patel"), "{text}");
+    assert!(
+        slots
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Card { .. })),
+        "{slots:?}"
+    );
+}

@@ -6,7 +6,18 @@
 //! cargo run --release -p carechat-language --bin carechat-eval            # the demo clinic
 //! cargo run --release -p carechat-language --bin carechat-eval -- --check # exit 1 below the targets (see below)
 //! carechat-eval --knowledge faq.toml --heldout mine.tsv --misses          # another clinic's set
+//! carechat-eval --explain "i wont make it friday"                          # which safety rule decides
 //! ```
+//!
+//! `--explain TEXT` shows how the safety screen reads one message: the
+//! word-list rule that matched (list, section, group, number, phrase), what
+//! the learned layer alone makes of it, and the screen's verdict. It is the
+//! tool for reviewing a false alarm or a miss; it trains nothing.
+//!
+//! `--screen FILE` runs the word lists alone over a labelled file (the
+//! evaluation format) and lists each message whose crisis-or-not verdict
+//! differs from its label: the list of phrases a reviewer should consider.
+//! Never give it the held-out part.
 //!
 //! `--misses` lists what the development part got wrong (and, with
 //! `--heldout FILE`, that file's). The shipped held-out part's misses are
@@ -30,6 +41,8 @@ fn main() -> ExitCode {
     let mut misses = false;
     let mut knowledge_path = None;
     let mut heldout_path = None;
+    let mut explain = None;
+    let mut screen_path = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -38,11 +51,20 @@ fn main() -> ExitCode {
             "--misses" => misses = true,
             "--knowledge" => knowledge_path = args.next(),
             "--heldout" => heldout_path = args.next(),
+            "--explain" => explain = args.next(),
+            "--screen" => screen_path = args.next(),
             other => {
-                eprintln!("carechat-eval: unknown argument {other}; use --check, --misses, --knowledge FILE, --heldout FILE");
+                eprintln!("carechat-eval: unknown argument {other}; use --check, --strict, --misses, --knowledge FILE, --heldout FILE, --explain TEXT, --screen FILE");
                 return ExitCode::from(2);
             }
         }
+    }
+    if let Some(text) = explain {
+        explain_screen(&text);
+        return ExitCode::SUCCESS;
+    }
+    if let Some(path) = screen_path {
+        return screen_file(&path);
     }
     let knowledge = match &knowledge_path {
         Some(path) => KnowledgeBase::load(std::path::Path::new(path)),
@@ -152,5 +174,66 @@ fn main() -> ExitCode {
     if check && !passed {
         return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
+}
+
+/// Prints how the safety screen reads `text` (see the crate doc's
+/// `--explain`).
+#[allow(clippy::print_stdout)]
+fn explain_screen(text: &str) {
+    use carechat_language::safety::{learned::LearnedScreen, screen, Screen};
+    match Screen::builtin().explain(text) {
+        Some(f) => println!(
+            "word lists: {} by {} list, [{}] {} rule {}: {}",
+            f.concern, f.list, f.section, f.group, f.number, f.phrase
+        ),
+        None => println!("word lists: no rule"),
+    }
+    let learned = LearnedScreen::builtin().and_then(|layer| layer.check(text));
+    println!(
+        "learned layer: {}",
+        learned.map_or_else(|| "nothing".to_owned(), |c| c.to_string())
+    );
+    println!(
+        "screen: {}",
+        screen(text).map_or_else(|| "nothing".to_owned(), |c| c.to_string())
+    );
+}
+
+/// Lists the messages of a labelled file whose crisis-or-not verdict by the
+/// word lists alone differs from their label (see the crate doc's
+/// `--screen`).
+#[allow(clippy::print_stdout)]
+fn screen_file(path: &str) -> ExitCode {
+    use carechat_language::safety::{Concern, Screen};
+    let rows = match std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| eval::parse(&t).map_err(|e| e.to_string()))
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("carechat-eval: {path}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut differ = 0;
+    for row in &rows {
+        let labelled = row.label.starts_with("crisis.") || row.label.starts_with("emergency.");
+        let found = matches!(Screen::builtin().check(&row.text), Some(Concern::Crisis(_)));
+        if labelled != found {
+            differ += 1;
+            let verdict = if found { "caught" } else { "missed" };
+            println!(
+                "{verdict}\t{}\t{}\t{}",
+                row.locale.as_str(),
+                row.label,
+                row.text
+            );
+        }
+    }
+    println!(
+        "{differ} of {} messages differ from their label",
+        rows.len()
+    );
     ExitCode::SUCCESS
 }
