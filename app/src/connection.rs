@@ -15,7 +15,11 @@
 //!    The patient may write from the consent screen too, before accepting:
 //!    the server screens every message for a crisis first and answers one
 //!    with emergency guidance; anything else gets `consent_required`, which
-//!    the consent screen shows as a one-line hint.
+//!    the consent screen shows as a one-line hint. When a person from the
+//!    clinic takes over, their `staff` messages are shown once per id (a
+//!    resume may send one again), their `typing` shows for a few seconds,
+//!    and the patient's own typing is told to the server with `typing`
+//!    (paced, never queued; see [`crate::handoff`]).
 //! 4. **Drop**: an unexpected close reconnects with the same `sid` after
 //!    0.5 s, 1 s, 2 s, … up to 10 s. Close code 4400 (a frame was rejected)
 //!    or 4401 (session unknown or expired), or a frame from the server that
@@ -61,6 +65,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CloseEvent, Headers, MessageEvent, RequestCache, RequestInit, Response, WebSocket};
 use zeroize::Zeroizing;
 
+use crate::handoff::{SeenIds, TypingThrottle, TYPING_SHOWN_MS};
 use crate::i18n::Locale;
 use crate::state::{ChatState, Delivery, Failure, LinkStatus, Screen, Tone};
 
@@ -260,6 +265,12 @@ struct Link {
     /// met with a tight loop of handshakes: from the second one on, they back
     /// off like reconnects.
     replaced_in_a_row: u32,
+    /// The `staff` messages shown in this session.
+    staff_seen: SeenIds,
+    /// Paces the patient's `typing`.
+    typing: TypingThrottle,
+    /// Clears "… is typing…".
+    typing_clear: Option<TimeoutHandle>,
 }
 
 impl Link {
@@ -278,7 +289,18 @@ impl Link {
             next_say: 0,
             card_expected: Vec::new(),
             replaced_in_a_row: 0,
+            staff_seen: SeenIds::default(),
+            typing: TypingThrottle::default(),
+            typing_clear: None,
         }
+    }
+
+    /// Takes down "… is typing…" (and its timer).
+    fn stop_typing(&mut self, ui: ChatState) {
+        if let Some(handle) = self.typing_clear.take() {
+            handle.clear();
+        }
+        ui.staff_typing.set(None);
     }
 
     fn cancel_retry(&mut self) {
@@ -301,6 +323,8 @@ impl Link {
         self.policy_version = None;
         self.locale_asked = None;
         self.attempt = 0;
+        self.staff_seen = SeenIds::default();
+        self.typing = TypingThrottle::default();
         self.socket.take()
     }
 
@@ -433,6 +457,7 @@ impl Connection {
     /// Runs the handshake after `delay` (zero: right away).
     fn handshake_in(&self, link: &mut Link, delay: Duration) {
         let ui = self.ui();
+        link.stop_typing(ui);
         ui.screen.set(Screen::Connecting);
         ui.link.set(LinkStatus::Idle);
         ui.disclaimer.set(None);
@@ -628,6 +653,11 @@ impl Connection {
                     link.card_expected.remove(0);
                 }
                 link.card_expected.push(in_reply_to);
+                // A message delivered to the person who owns the chat has
+                // no words of its own to show.
+                if text.is_empty() {
+                    return;
+                }
                 ui.push_clinic(text, intent, escalated);
                 if !ui.open.get_untracked() {
                     ui.unread.update(|n| *n = n.saturating_add(1));
@@ -652,7 +682,20 @@ impl Connection {
                 link.replaced_in_a_row = 0;
                 let accepted = code == NoticeCode::ConsentAccepted.as_str();
                 if !accepted && code != NoticeCode::ConsentDeclined.as_str() {
-                    ui.push_notice(text, Tone::Info);
+                    // Every other notice (the handoff_* ones too) is a line
+                    // of the server's words; a person who joined is a
+                    // quieter one, and one who left no longer types.
+                    if code == NoticeCode::HandoffReturned.as_str()
+                        || code == NoticeCode::HandoffClosed.as_str()
+                    {
+                        link.stop_typing(ui);
+                    }
+                    let tone = if code == NoticeCode::HandoffJoined.as_str() {
+                        Tone::Status
+                    } else {
+                        Tone::Info
+                    };
+                    ui.push_notice(text, tone);
                     return;
                 }
                 link.outbox
@@ -668,6 +711,27 @@ impl Connection {
                     ui.declined_text.set(Some(text));
                     ui.screen.set(Screen::Declined);
                 }
+            }
+            ServerMessage::Staff {
+                id,
+                name,
+                role,
+                text,
+            } => {
+                link.replaced_in_a_row = 0;
+                if link.staff_seen.first_time(&id) {
+                    link.stop_typing(ui);
+                    ui.push_staff(name, role, text);
+                }
+            }
+            ServerMessage::Typing { name } => {
+                link.stop_typing(ui);
+                ui.staff_typing.set(Some(name));
+                link.typing_clear = set_timeout_with_handle(
+                    move || ui.staff_typing.set(None),
+                    Duration::from_millis(TYPING_SHOWN_MS.into()),
+                )
+                .ok();
             }
             ServerMessage::Locale { locale, disclaimer } => {
                 link.outbox
@@ -799,6 +863,25 @@ impl Connection {
         sent
     }
 
+    /// The patient is typing in the message box: tells the server (so the
+    /// person from the clinic can see it) at most once every 3 seconds,
+    /// only in the chat (after consent) and only while connected. Never
+    /// queued: a late `typing` would say something no longer true.
+    pub fn typing(&self) {
+        if self.ui().screen.get_untracked() != Screen::Chat {
+            return;
+        }
+        let _ = self.with_link(|link| {
+            if link.synced
+                && link.socket.is_some()
+                && link.typing.should_send(js_sys::Date::now())
+                && !link.send_control(&ClientMessage::Typing)
+            {
+                self.end_session_for_protocol(link);
+            }
+        });
+    }
+
     /// Sends what the patient typed (or queues it while reconnecting).
     ///
     /// # Errors
@@ -916,6 +999,13 @@ impl ChatHandle {
     /// [`SayError`].
     pub fn say(&self, text: &str) -> Result<(), SayError> {
         self.get().map_or(Err(SayError::NotReady), |c| c.say(text))
+    }
+
+    /// See [`Connection::typing`].
+    pub fn typing(&self) {
+        if let Some(connection) = self.get() {
+            connection.typing();
+        }
     }
 
     /// See [`Connection::choose`].

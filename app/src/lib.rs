@@ -18,6 +18,8 @@
 //! - [`connection`]: owns the `protocol::Session` and the WebSocket; does the
 //!   handshake, the sync/resume dance, reconnects, and turns server messages
 //!   into [`state`] changes.
+//! - [`handoff`]: the bookkeeping of a handoff to a person (which `staff`
+//!   messages were shown, the pace of `typing`), pure and tested natively.
 //! - [`host`]: the postMessage bridge with the page that embeds the iframe
 //!   (UI events only, exact origins only).
 //! - [`phone`]: finds phone numbers in the clinic's words, for tap-to-call
@@ -42,8 +44,13 @@
 //! - `.cc-msg-clinic`: a clinic reply, with `data-intent` (the server's
 //!   intent name) and `data-escalated` (`true`/`false`); escalated replies also
 //!   have `.cc-msg-escalated` and `role="alert"`.
+//! - `.cc-msg-staff`: a message from a person at the clinic; its
+//!   `.cc-from` reads "Sam Rivera · Nurse".
+//! - `.cc-typing`: "Sam Rivera is typing…" under the messages (empty when
+//!   nobody is).
 //! - `.cc-notice`: a notice from the server or the widget (in the transcript,
-//!   and on the consent and declined screens).
+//!   and on the consent and declined screens); `.cc-notice-status` marks the
+//!   quieter ones (a person from the clinic joined).
 //! - `.cc-consent-exchange`: on the consent screen, what was said there
 //!   before consent; `.cc-consent-hint`: the "accept first" line (empty when
 //!   not shown).
@@ -63,6 +70,7 @@
 pub mod components;
 pub mod connection;
 pub mod embed;
+pub mod handoff;
 pub mod host;
 pub mod i18n;
 pub mod phone;

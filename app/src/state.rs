@@ -119,6 +119,9 @@ impl Delivery {
 pub enum Tone {
     /// A status line.
     Info,
+    /// A change of who is in the chat (a person from the clinic joined):
+    /// a quieter line across the transcript.
+    Status,
     /// Something went wrong.
     Error,
 }
@@ -142,6 +145,16 @@ pub enum EntryKind {
         /// Emergency guidance or a staff handoff: shown distinctly and
         /// announced assertively.
         escalated: bool,
+    },
+    /// A message from a person at the clinic who owns the chat.
+    Staff {
+        /// Their display name, e.g. "Sam Rivera".
+        name: String,
+        /// Their role on the wire (`front_desk`, `nurse`); shown by its
+        /// catalog label `staff-role-{role}`, or not at all if it has none.
+        role: String,
+        /// The message.
+        text: String,
     },
     /// Structured content from the server: appointments, free slots, a
     /// confirmation, emergency numbers. Its buttons send `choose`, or open
@@ -223,6 +236,9 @@ pub struct ChatState {
     pub open: RwSignal<bool>,
     /// Replies that arrived while the iframe was closed.
     pub unread: RwSignal<u32>,
+    /// The name of the person from the clinic who is typing now, for a few
+    /// seconds after the server's `typing`.
+    pub staff_typing: RwSignal<Option<String>>,
     next_key: StoredValue<u64>,
 }
 
@@ -247,6 +263,7 @@ impl ChatState {
             link: RwSignal::new(LinkStatus::Idle),
             open: RwSignal::new(true),
             unread: RwSignal::new(0),
+            staff_typing: RwSignal::new(None),
             next_key: StoredValue::new(0),
         }
     }
@@ -286,6 +303,14 @@ impl ChatState {
             intent,
             escalated,
         });
+    }
+
+    /// Adds a message from a person at the clinic.
+    pub fn push_staff(&self, name: String, role: String, text: String) {
+        self.push(EntryKind::Staff { name, role, text });
+        if !self.open.get_untracked() {
+            self.unread.update(|n| *n = n.saturating_add(1));
+        }
     }
 
     /// Adds a card.
@@ -344,6 +369,7 @@ impl ChatState {
         self.consent_hint.set(false);
         self.consent_sent.set(false);
         self.unread.set(0);
+        self.staff_typing.set(None);
     }
 }
 
@@ -400,5 +426,22 @@ mod tests {
         assert!(!ui.awaiting_reply());
         ui.clear_conversation();
         assert!(ui.transcript.with_untracked(Vec::is_empty));
+    }
+    #[test]
+    fn staff_messages_count_as_unread_and_end_chat_forgets_who_was_typing() {
+        let ui = ChatState::new(Locale::En, &NO_STRINGS);
+        ui.push_staff("Sam Rivera".into(), "nurse".into(), "Hi".into());
+        assert_eq!(ui.unread.get_untracked(), 0);
+        ui.open.set(false);
+        ui.push_staff("Sam Rivera".into(), "nurse".into(), "Still there?".into());
+        assert_eq!(ui.unread.get_untracked(), 1);
+        assert!(ui.transcript.with_untracked(|lines| matches!(
+            &lines[1].kind,
+            EntryKind::Staff { name, role, .. } if name == "Sam Rivera" && role == "nurse"
+        )));
+        ui.staff_typing.set(Some("Sam Rivera".into()));
+        ui.clear_conversation();
+        assert_eq!(ui.staff_typing.get_untracked(), None);
+        assert_eq!(ui.unread.get_untracked(), 0);
     }
 }

@@ -48,6 +48,10 @@ pub enum ClientMessage {
         /// A language tag the clinic offers: `en` or `es`.
         locale: String,
     },
+    /// CareChat extension: the patient is typing. Shown to the person from
+    /// the clinic who owns the chat; ignored otherwise. Clients send it at
+    /// most once every few seconds while the patient types.
+    Typing,
 }
 
 /// One line of a [`ServerMessage::Card`], with the actions that apply to it.
@@ -162,6 +166,24 @@ pub enum ServerMessage {
         /// The disclaimer of `welcome`, in this language.
         disclaimer: String,
     },
+    /// CareChat extension: a message from a person at the clinic who owns
+    /// the chat (see the `handoff_*` notices).
+    Staff {
+        /// Unique per message in this session; a client shows each id once.
+        id: String,
+        /// The staff member's display name, e.g. "Sam Rivera".
+        name: String,
+        /// Their role as the patient should read it: `front_desk` or
+        /// `nurse`.
+        role: String,
+        /// The message.
+        text: String,
+    },
+    /// CareChat extension: the person who owns the chat is typing.
+    Typing {
+        /// Their display name.
+        name: String,
+    },
     /// Something the client sent could not be acted on.
     Error {
         /// A stable machine-readable code, e.g. `consent_required`.
@@ -193,6 +215,9 @@ pub struct AnyServerMessage {
     items: Option<Vec<CardItem>>,
     actions: Option<Vec<CardAction>>,
     category: Option<String>,
+    id: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
 }
 
 /// A server message of an unknown type, or missing a field its type needs.
@@ -236,6 +261,15 @@ impl TryFrom<AnyServerMessage> for ServerMessage {
             "locale" => Self::Locale {
                 locale: need(m.locale)?,
                 disclaimer: need(m.disclaimer)?,
+            },
+            "staff" => Self::Staff {
+                id: need(m.id)?,
+                name: need(m.name)?,
+                role: need(m.role)?,
+                text: need(m.text)?,
+            },
+            "typing" => Self::Typing {
+                name: need(m.name)?,
             },
             "error" => Self::Error {
                 code: need(m.code)?,
@@ -310,6 +344,15 @@ mod tests {
             ServerMessage::Locale {
                 locale: "es".into(),
                 disclaimer: "No es consejo médico.".into(),
+            },
+            ServerMessage::Staff {
+                id: "s1".into(),
+                name: "Sam Rivera".into(),
+                role: "nurse".into(),
+                text: "Hi, I'm here.".into(),
+            },
+            ServerMessage::Typing {
+                name: "Sam Rivera".into(),
             },
         ];
         for message in messages {

@@ -44,6 +44,18 @@ codes! {
         ConsentAccepted = "consent_accepted",
         /// Consent declined; nothing is stored.
         ConsentDeclined = "consent_declined",
+        /// The chat is waiting for a person from the clinic; the text says
+        /// what happens next (and the patient's place in the queue).
+        HandoffQueued = "handoff_queued",
+        /// As `handoff_queued`, outside the clinic's staffed hours: the text
+        /// says when the clinic opens and the number to call.
+        HandoffAfterHours = "handoff_after_hours",
+        /// A person from the clinic has joined; `staff` messages follow.
+        HandoffJoined = "handoff_joined",
+        /// The person handed the chat back to the assistant.
+        HandoffReturned = "handoff_returned",
+        /// The person closed the conversation.
+        HandoffClosed = "handoff_closed",
     }
 }
 
@@ -123,8 +135,11 @@ codes! {
         ChatGoodbye = "chat.goodbye",
         /// An empty message.
         ChatEmpty = "chat.empty",
-        /// The patient asked for a person.
+        /// The patient asked for a person: the reply says they are queued.
         HandoffPerson = "handoff.person",
+        /// A message delivered to the person from the clinic who owns the
+        /// chat; the reply's text is empty and nothing is shown for it.
+        HandoffDelivered = "handoff.delivered",
         /// The model was unsure: a `choices` card follows.
         Clarify = "clarify",
         /// Nothing the chat knows about.

@@ -177,6 +177,12 @@ pub struct Clinic {
     /// clinic sets its own).
     #[serde(default)]
     pub crisis_lines: CrisisLines,
+    /// When a person can answer a chat handed to the clinic
+    /// (`[clinic.staffed_hours]`, e.g. `mon = "08:00-17:00"`); Monday to
+    /// Friday 08:00–17:00 when unset. Outside them the patient is told when
+    /// the clinic opens and the number to call.
+    #[serde(default)]
+    pub staffed_hours: crate::handoff::hours::StaffedHours,
 }
 
 /// The numbers emergency guidance names, as people write them ("911",

@@ -25,7 +25,12 @@
 //!   lockout) and delivering codes (SMS, email, development outbox).
 //! - [`ehr`]: the clinic's EHR (FHIR R4 client, embedded demo EHR).
 //! - [`records`]: the one, audited, path from the conversation to the EHR.
+//! - [`handoff`]: the staff queue, and who from the clinic owns a chat.
+//! - [`console`]: the staff console's backend (sessions, origin, CSRF and
+//!   role checks, audit) behind its server functions.
 //! - [`booking`]: reading scheduling requests, picking and showing slots.
+//! - [`staff`]: clinic staff accounts, roles, password and TOTP sign-in,
+//!   sign-in limits and console sessions.
 //! - [`audit`]: the append-only, hash-chained, signed audit log.
 //! - [`store`]: SQLite or PostgreSQL, migrations, envelope encryption.
 //! - [`phi`]: the `Phi<T>` wrapper that keeps PHI out of logs.
@@ -38,8 +43,10 @@ pub mod booking;
 pub mod clock;
 pub mod config;
 pub mod consent;
+pub mod console;
 pub mod conversation;
 pub mod ehr;
+pub mod handoff;
 pub mod i18n;
 pub mod identity;
 pub mod phi;
@@ -47,6 +54,7 @@ pub mod rate_limit;
 pub mod records;
 pub mod server_key;
 pub mod sessions;
+pub mod staff;
 pub mod store;
 pub mod transport;
 pub mod web;
@@ -83,15 +91,19 @@ pub struct AppState {
     /// The identity key that signs handshakes and audit checkpoints.
     pub identity: Arc<IdentityKey>,
     /// Live sessions.
-    pub sessions: Sessions,
+    pub sessions: Arc<Sessions>,
     /// Handshake limits per address.
     pub limiter: RateLimiter,
     /// The clinic's conversation rules.
-    pub conversation: Conversation,
+    pub conversation: Arc<Conversation>,
     /// The database.
     pub store: Store,
     /// The audit log.
     pub audit: AuditLog,
+    /// The staff queue: chats waiting for, or owned by, a person.
+    pub handoffs: Arc<handoff::Handoffs>,
+    /// The staff console's backend.
+    pub console: Arc<console::Backend>,
 }
 
 impl AppState {
@@ -139,6 +151,7 @@ impl AppState {
             config.max_sessions,
         );
         let limiter = RateLimiter::per_minute(config.handshakes_per_minute);
+        let handoffs = Arc::new(handoff::Handoffs::new());
         let conversation = Conversation::new(
             config.clinic.clone(),
             config.timezone,
@@ -147,9 +160,30 @@ impl AppState {
             identity_check,
             records,
             store.clone(),
-            clock,
+            clock.clone(),
+            handoffs.clone(),
         )
         .context("the built-in intents could not be loaded")?;
+        let sessions = Arc::new(sessions);
+        let conversation = Arc::new(conversation);
+        let staff = staff::Staff::new(
+            store.clone(),
+            clock.clone(),
+            audit.clone(),
+            staff::SessionPolicy::default(),
+        )
+        .with_issuer(&config.clinic.name);
+        let console = console::Backend::new(
+            staff,
+            handoffs.clone(),
+            sessions.clone(),
+            conversation.clone(),
+            store.clone(),
+            audit.clone(),
+            clock,
+            vec![config.public_url.clone()],
+            config.tls.is_some(),
+        );
         Ok(Self {
             config,
             identity,
@@ -158,6 +192,8 @@ impl AppState {
             conversation,
             store,
             audit,
+            handoffs,
+            console,
         })
     }
 }
@@ -211,6 +247,7 @@ pub async fn run(
                     tracing::info!(sessions = gone.len(), "expired sessions forgotten");
                 }
                 for who in gone {
+                    state.handoffs.forget_ref(&who.session);
                     state
                         .audit
                         .record_or_log(who.event(

@@ -74,6 +74,43 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Clinic staff accounts (`carechat staff add`, `carechat staff list`).
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a staff account and print its TOTP secret, once. The first
+    /// administrator must be created this way. The password comes from
+    /// CARECHAT_STAFF_PASSWORD, or is asked for on standard input.
+    Add {
+        /// Configuration file; without it the built-in demo clinic's.
+        #[arg(long, env = "CARECHAT_CONFIG")]
+        config: Option<PathBuf>,
+        /// Sign-in name (letters, digits, '.', '_', '-', '@'; lower-cased).
+        #[arg(long)]
+        username: String,
+        /// The name colleagues and patients see.
+        #[arg(long)]
+        name: String,
+        /// front_desk, nurse, compliance or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: carechat::staff::Role,
+    },
+    /// List staff accounts.
+    List {
+        /// Configuration file; without it the built-in demo clinic's.
+        #[arg(long, env = "CARECHAT_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn parse_role(text: &str) -> Result<carechat::staff::Role, String> {
+    carechat::staff::Role::parse(text)
+        .ok_or_else(|| "the role is one of front_desk, nurse, compliance, admin".to_owned())
 }
 
 #[derive(Subcommand)]
@@ -185,6 +222,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     new_master_key_file,
                 },
         } => keys_rotate(config.as_ref(), new_master_key_file.as_deref()),
+        Command::Staff { command } => match command {
+            StaffCommand::Add {
+                config,
+                username,
+                name,
+                role,
+            } => staff_add(config.as_ref(), &username, &name, role),
+            StaffCommand::List { config } => staff_list(config.as_ref()),
+        },
         Command::Audit { command } => match command {
             AuditCommand::Verify { config } => audit_verify(config.as_ref()),
             AuditCommand::Export {
@@ -325,6 +371,83 @@ fn audit_export(config: Option<&PathBuf>, out: Option<&std::path::Path>) -> anyh
         events = written,
         "exported the audit log as FHIR R4 AuditEvent NDJSON"
     );
+    Ok(())
+}
+
+/// Opens the configured store and staff accounts (for `carechat staff`).
+async fn open_staff(config: &carechat::config::Config) -> anyhow::Result<carechat::staff::Staff> {
+    use std::sync::Arc;
+    let identity = Arc::new(carechat::open_identity(config)?);
+    let store = carechat::store::Store::open(&config.storage).await?;
+    let audit = carechat::audit::AuditLog::new(store.clone(), identity);
+    Ok(carechat::staff::Staff::new(
+        store,
+        Arc::new(carechat::clock::SystemClock),
+        audit,
+        carechat::staff::SessionPolicy::default(),
+    )
+    .with_issuer(&config.clinic.name))
+}
+
+fn read_staff_password() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    if let Ok(password) = std::env::var("CARECHAT_STAFF_PASSWORD") {
+        return Ok(zeroize::Zeroizing::new(password));
+    }
+    eprint!(
+        "Password for the new account (at least {} characters; it is shown as you type): ",
+        carechat::staff::MIN_PASSWORD_CHARS
+    );
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let trimmed = line.trim_end_matches(['\r', '\n']);
+    Ok(zeroize::Zeroizing::new(trimmed.to_owned()))
+}
+
+fn staff_add(
+    config: Option<&PathBuf>,
+    username: &str,
+    name: &str,
+    role: carechat::staff::Role,
+) -> anyhow::Result<()> {
+    let config = load(config)?.validate()?;
+    let password = read_staff_password()?;
+    let account = runtime()?.block_on(async {
+        let staff = open_staff(&config).await?;
+        staff
+            .add(username, name, role, &password)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    println!(
+        "Created staff account {} ({}, {}), id {}.",
+        account.member.username,
+        account.member.display_name,
+        account.member.role,
+        account.member.id
+    );
+    println!(
+        "Add this TOTP secret to the staff member's authenticator app now; it is not shown again:"
+    );
+    println!("  secret: {}", account.totp_secret_base32);
+    println!("  uri:    {}", account.otpauth_uri);
+    println!("(The first administrator must be created with this command; administrators manage the rest in the console.)");
+    Ok(())
+}
+
+fn staff_list(config: Option<&PathBuf>) -> anyhow::Result<()> {
+    let config = load(config)?.validate()?;
+    let members = runtime()?.block_on(async {
+        let staff = open_staff(&config).await?;
+        staff.list().await.map_err(anyhow::Error::from)
+    })?;
+    if members.is_empty() {
+        println!("No staff accounts yet: create the first administrator with `carechat staff add --role admin`.");
+    }
+    for m in members {
+        println!("{}\t{}\t{}\t{}", m.id, m.username, m.role, m.display_name);
+    }
     Ok(())
 }
 

@@ -11,14 +11,14 @@
 //! one address needs sticky routing by `sid` until sessions move to the
 //! shared store (see ARCHITECTURE.md, scale-out).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use protocol::resume::Outbox;
 use protocol::{ServerMessage, Session, SessionId};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 use crate::conversation::ChatState;
 use crate::records::Requester;
@@ -47,6 +47,12 @@ pub struct ChatSession {
     pub welcomed: bool,
     /// Who this session is, for the audit log and the transcript.
     pub who: Requester,
+    /// Messages for the patient that answer nothing they sent (a staff
+    /// member's words, handoff notices), waiting for the connection to seal
+    /// and send them; kept for the next connection when none is open.
+    pub pushed: VecDeque<ServerMessage>,
+    /// Wakes the open connection when something is pushed.
+    pub wake: Arc<Notify>,
     created: Instant,
     last_activity: Instant,
     displace: Option<oneshot::Sender<()>>,
@@ -66,6 +72,8 @@ impl ChatSession {
             chat: ChatState::default(),
             outbox: Outbox::new(OUTBOX_LIMIT),
             welcomed: false,
+            pushed: VecDeque::new(),
+            wake: Arc::new(Notify::new()),
             created: now,
             last_activity: now,
             displace: None,
@@ -160,6 +168,18 @@ impl Sessions {
     #[must_use]
     pub fn get(&self, sid: &SessionId) -> Option<Arc<tokio::sync::Mutex<ChatSession>>> {
         self.map().get(sid).cloned()
+    }
+
+    /// Queues messages for a session's patient (see [`ChatSession::pushed`]);
+    /// `false` when the session is gone.
+    pub async fn push(&self, sid: &SessionId, messages: Vec<ServerMessage>) -> bool {
+        let Some(handle) = self.get(sid) else {
+            return false;
+        };
+        let mut session = handle.lock().await;
+        session.pushed.extend(messages);
+        session.wake.notify_one();
+        true
     }
 
     /// Forgets a session: its keys are wiped when the last handle drops.

@@ -200,6 +200,7 @@ impl Connection {
         {
             if forget {
                 self.app.sessions.forget(&sid);
+                self.app.handoffs.forget(&sid);
                 tracing::info!(session = ?sid, reason, "session ended");
                 let who = handle.lock().await.who.clone();
                 self.app
@@ -240,6 +241,14 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends what was pushed for the patient while they were busy or away.
+    async fn deliver_pushed(&mut self, session: &mut ChatSession) -> Result<(), Stop> {
+        while let Some(message) = session.pushed.pop_front() {
+            self.deliver(session, message).await?;
+        }
+        Ok(())
+    }
+
     async fn serve(&mut self, sid: SessionId, handle: &tokio::sync::Mutex<ChatSession>) -> Stop {
         let limits = self.app.sessions.limits;
         let mut displaced = {
@@ -269,11 +278,19 @@ impl Connection {
         };
         tracing::debug!(session = ?sid, "connection open");
         let mut peer_synced = false;
+        let wake = handle.lock().await.wake.clone();
         loop {
             let deadline = handle.lock().await.deadline(&limits);
             let message = tokio::select! {
                 _ = &mut displaced => {
                     return Stop::Close { code: 1000, reason: "replaced by a newer connection", forget: false };
+                }
+                () = wake.notified(), if peer_synced => {
+                    let mut session = handle.lock().await;
+                    if let Err(stop) = self.deliver_pushed(&mut session).await {
+                        return stop;
+                    }
+                    continue;
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
                     if handle.lock().await.expired(&limits, Instant::now()) {
@@ -319,6 +336,9 @@ impl Connection {
                     if let Err(stop) = self.deliver(&mut session, welcome).await {
                         return stop;
                     }
+                }
+                if let Err(stop) = self.deliver_pushed(&mut session).await {
+                    return stop;
                 }
                 continue;
             }

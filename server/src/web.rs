@@ -62,8 +62,17 @@ pub fn router(app: Arc<AppState>) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY));
     // The handshake reads its body itself, with its own smaller limit, so
     // that an oversized hello gets the protocol's 400 and error code.
+    // The staff console, built beside the widget (`dist-console/` next to
+    // `dist/`, see console/Trunk.toml).
+    let console_dir = app.config.assets_dir.with_file_name("dist-console");
+    let console = carechat_console::routes(app.console.clone(), console_dir)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::Extension(carechat_console::PublicOrigin(
+            app.config.public_url.clone(),
+        )));
     Router::new()
         .route("/v1/handshake", post(transport::handshake))
+        .merge(console)
         .merge(limited)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

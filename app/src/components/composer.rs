@@ -17,7 +17,8 @@ const MAX_CHARS: usize = 2000;
 /// lives in [`ChatState::draft`], which "End chat" clears. Enter sends,
 /// Shift+Enter starts a new line. While a reply is awaited the button reads
 /// "Sending…" and does nothing (it stays focusable); the patient may keep
-/// typing.
+/// typing. Typing in the chat tells the server so (see
+/// [`crate::connection::Connection::typing`]), for the person from the clinic.
 #[component]
 pub fn Composer() -> impl IntoView {
     let ui = expect_context::<ChatState>();
@@ -71,7 +72,10 @@ pub fn Composer() -> impl IntoView {
                     aria-describedby="cc-compose-help"
                     data-autofocus=""
                     prop:value=move || draft.get()
-                    on:input=move |event| draft.set(event_target_value(&event))
+                    on:input=move |event| {
+                        draft.set(event_target_value(&event));
+                        chat.typing();
+                    }
                     on:keydown=on_keydown
                 ></textarea>
                 <button

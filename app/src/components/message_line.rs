@@ -15,8 +15,9 @@ enum Words {
     Catalog(&'static str),
 }
 
-/// A patient message, a clinic reply, or a notice, as one `<li>` whose class
-/// and attributes say which. Escalated replies (emergency guidance, staff
+/// A patient message, a clinic reply, a message from a person at the clinic
+/// (`.cc-msg-staff`, headed by their name and role: "Sam Rivera · Nurse"),
+/// or a notice, as one `<li>` whose class and attributes say which. Escalated replies (emergency guidance, staff
 /// handoff) look different and are announced assertively (`role="alert"`).
 /// Lines from a session that has ended are marked `.cc-msg-previous`. Text
 /// is always rendered as text, never as HTML; in the clinic's lines and in
@@ -31,6 +32,9 @@ pub fn MessageLine(
     let epoch = entry.epoch;
     let previous = move || epoch < ui.session_epoch.get();
 
+    // A staff message's visible heading, in place of the screen-reader
+    // prefix.
+    let mut from = None;
     // (classes, screen-reader prefix key, text, intent, escalated, status,
     // how the text is shown)
     let (base, who, text, intent, escalated, status, how) = match entry.kind {
@@ -65,10 +69,39 @@ pub fn MessageLine(
             None,
             Words::Linked,
         ),
+        EntryKind::Staff { name, role, text } => {
+            let role = i18n.t_or(&("staff-role-".to_owned() + &role), "");
+            from = Some(if role.is_empty() {
+                name
+            } else {
+                name + " · " + &role
+            });
+            (
+                "cc-msg cc-msg-staff",
+                "",
+                text,
+                None,
+                None,
+                None,
+                Words::Linked,
+            )
+        }
         EntryKind::Notice {
             text,
             tone: Tone::Info,
         } => ("cc-notice", "", text, None, None, None, Words::Linked),
+        EntryKind::Notice {
+            text,
+            tone: Tone::Status,
+        } => (
+            "cc-notice cc-notice-status",
+            "",
+            text,
+            None,
+            None,
+            None,
+            Words::Linked,
+        ),
         EntryKind::Notice { text, .. } => (
             "cc-notice cc-notice-error",
             "",
@@ -113,7 +146,12 @@ pub fn MessageLine(
     };
     // A line stays in the language it was said in (as the clinic's words
     // do): its prefix and label are not re-rendered on a language switch.
-    let who = (!who.is_empty()).then(|| i18n.t(who) + " ");
+    let who_class = if from.is_some() {
+        "cc-from"
+    } else {
+        "cc-sr-only"
+    };
+    let who = from.or_else(|| (!who.is_empty()).then(|| i18n.t(who) + " "));
     let important = (escalated == Some("true")).then(|| i18n.t("msg-important"));
     let plain = matches!(how, Words::Plain);
     let key = match how {
@@ -132,7 +170,7 @@ pub fn MessageLine(
             // The alert role sits inside the item: on the <li> itself it
             // would replace the list-item role the <ol> requires.
             <div class="cc-said" role=(escalated == Some("true")).then_some("alert")>
-                <span class="cc-sr-only">{who}</span>
+                <span class=who_class>{who}</span>
                 <p class="cc-text">
                     <LinkedText text=text key=key plain=plain/>
                 </p>

@@ -48,7 +48,6 @@ chat-goodbye = Thanks for chatting with { $clinic }. Take care!
 fallback-unknown = I'm sorry, I don't know the answer to that. Our front desk can help: call { $phone }. I can answer questions about our hours, location, insurance and services, and help with your appointments.
 clarify = I want to make sure I understand. Did you mean one of these?
 clarify-card-title = Did you mean…
-handoff-person = Of course. To talk with a person from { $clinic }, please call our front desk at { $phone }. In an emergency call 911.
 card-expired = That option is no longer available. Tell me what you would like to do and I'll show you the current choices.
 card-dismissed = No problem. Is there anything else I can help with?
 intent-appointments-list = See my appointments
@@ -153,3 +152,12 @@ refill-on-hold = On hold: waiting for the clinic; we'll contact you
 refill-completed = No refills left: please call the office
 refill-stopped = Stopped
 refill-pending = Being prepared
+
+## Handoff to a person
+handoff-queued = I've asked a person from { $clinic } to join this chat. You are number { $position } in line; please stay here. In an emergency, call 911.
+handoff-queued-crisis = A person from { $clinic } has been alerted and will join this chat as soon as they can. Please don't wait for them: use the numbers above now.
+handoff-already-joined = A person from { $clinic } is already in this chat.
+handoff-after-hours = Our staff are away right now. We open { $opens }, and a person will read this chat then. For anything urgent, call { $phone }; in an emergency, call 911.
+handoff-joined = { $name } from { $clinic } has joined the chat.
+handoff-returned = { $name } handed the chat back to the assistant. You can ask me anything again.
+handoff-closed = { $name } closed the conversation. Thank you for chatting with { $clinic }.

@@ -79,6 +79,12 @@ msg-sending = Sending…
 msg-failed = Not delivered
 msg-previous = (previous session)
 link-reconnecting = Reconnecting… Your messages will be sent when the connection is back.
+# After the name of the person from the clinic: "Sam Rivera is typing…".
+staff-typing = is typing…
+# A person's role, after their name on their messages: "Sam Rivera · Nurse".
+# One per role the server names (front_desk, nurse).
+staff-role-front_desk = Front desk
+staff-role-nurse = Nurse
 
 ## After "End chat"
 

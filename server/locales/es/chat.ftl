@@ -51,7 +51,6 @@ chat-goodbye = Gracias por chatear con { $clinic }. ¡Cuídese!
 fallback-unknown = Lo siento, no sé la respuesta a eso. En la recepción le pueden ayudar: llame al { $phone }. Puedo responder preguntas sobre nuestros horarios, ubicación, seguros y servicios. También puedo ayudarle con sus citas.
 clarify = Quiero asegurarme de entenderle bien. ¿Quiso decir una de estas opciones?
 clarify-card-title = ¿Quiso decir…
-handoff-person = Claro. Para hablar con una persona de { $clinic }, llame a nuestra recepción al { $phone }. En una emergencia, llame al 911.
 card-expired = Esa opción ya no está disponible. Dígame qué le gustaría hacer y le mostraré las opciones de ahora.
 card-dismissed = No hay problema. ¿Le puedo ayudar con algo más?
 intent-appointments-list = Ver mis citas
@@ -156,3 +155,12 @@ refill-on-hold = En espera: depende de la clínica; le avisaremos
 refill-completed = Ya no quedan resurtidos: llame a la clínica
 refill-stopped = Suspendida
 refill-pending = En preparación
+
+## Traspaso a una persona
+handoff-queued = Le pedí a una persona de { $clinic } que se una a este chat. Usted es el número { $position } en la fila; por favor, quédese aquí. En una emergencia, llame al 911.
+handoff-queued-crisis = Ya avisamos a una persona de { $clinic }, que se unirá a este chat en cuanto pueda. Por favor, no la espere: use ahora los números de arriba.
+handoff-already-joined = Una persona de { $clinic } ya está en este chat.
+handoff-after-hours = Nuestro personal no está disponible ahora. Abrimos { $opens } y entonces una persona leerá este chat. Si es urgente, llame al { $phone }; en una emergencia, llame al 911.
+handoff-joined = { $name }, de { $clinic }, se unió al chat.
+handoff-returned = { $name } devolvió el chat al asistente. Puede preguntarme lo que necesite.
+handoff-closed = { $name } cerró la conversación. Gracias por escribir a { $clinic }.

@@ -66,6 +66,11 @@ msg-sending = Enviando…
 msg-failed = No se entregó
 msg-previous = (sesión anterior)
 link-reconnecting = Reconectando… Sus mensajes se enviarán cuando vuelva la conexión.
+# Después del nombre de la persona de la clínica: "Sam Rivera está escribiendo…".
+staff-typing = está escribiendo…
+# El rol de la persona, después de su nombre: "Sam Rivera · Enfermería".
+staff-role-front_desk = Recepción
+staff-role-nurse = Enfermería
 
 ## Después de "Terminar chat"
 

@@ -174,6 +174,26 @@ named_enum! {
         EhrError => "ehr.error",
         /// A session ended.
         SessionEnd => "session.end",
+        /// A staff member signed in to the console.
+        StaffSignIn => "staff.sign_in",
+        /// A staff sign-in was refused (which factor is never recorded).
+        StaffSignInFailed => "staff.sign_in_failed",
+        /// A staff member signed out.
+        StaffSignOut => "staff.sign_out",
+        /// A staff account was created.
+        StaffAccountCreated => "staff.account_created",
+        /// A staff member's role was changed.
+        StaffRoleChanged => "staff.role_changed",
+        /// A staff member read a conversation (before or while owning it).
+        TranscriptRead => "handoff.transcript_read",
+        /// A staff member picked a conversation up from the queue.
+        HandoffPickup => "handoff.pickup",
+        /// A staff member sent the patient a message.
+        StaffMessage => "handoff.staff_message",
+        /// A staff member handed a conversation back to the assistant.
+        HandoffReturned => "handoff.returned",
+        /// A staff member closed a conversation.
+        HandoffClosed => "handoff.closed",
     }
 }
 
@@ -532,7 +552,17 @@ mod tests {
                 "phi.read",
                 "phi.write",
                 "ehr.error",
-                "session.end"
+                "session.end",
+                "staff.sign_in",
+                "staff.sign_in_failed",
+                "staff.sign_out",
+                "staff.account_created",
+                "staff.role_changed",
+                "handoff.transcript_read",
+                "handoff.pickup",
+                "handoff.staff_message",
+                "handoff.returned",
+                "handoff.closed",
             ]
         );
         for a in AuditAction::ALL {

@@ -22,6 +22,9 @@ pub(super) struct Answer {
     /// placeholder, never the digits (codes are stored only as hashes).
     pub was_code: bool,
     pub card: Option<Card>,
+    /// Notices that follow the reply and its card (the chat was queued for
+    /// a person).
+    pub after: Vec<ServerMessage>,
 }
 
 impl Answer {
@@ -37,6 +40,7 @@ impl Answer {
             escalated: false,
             was_code: false,
             card: None,
+            after: Vec::new(),
         }
     }
 
@@ -75,6 +79,7 @@ impl Answer {
                 category: card.category,
             });
         }
+        replies.extend(self.after);
         replies
     }
 }

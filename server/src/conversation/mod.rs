@@ -37,12 +37,15 @@
 //! - [`verify`]: the verification dialogue (details, code, resend, stop).
 //! - [`tasks`]: what a verified patient asked for, and the card lines.
 //! - [`scheduling`]: free slots, confirmations, what each button does.
+//! - [`handoff`]: queueing the chat for a person, and staying quiet while
+//!   one owns it.
 //! - [`commands`]: the few typed words that steer a flow ("cancel", "new
 //!   code", "try again"), in both languages.
 
 mod answer;
 mod commands;
 pub mod guidance;
+mod handoff;
 mod scheduling;
 mod state;
 mod tasks;
@@ -66,6 +69,7 @@ use crate::audit::{AuditAction, AuditOutcome};
 use crate::clock::Clock;
 use crate::config::Clinic;
 use crate::consent::{ConsentLedger, ConsentState};
+use crate::handoff::{Handoffs, Reason, Speaker};
 use crate::i18n::{Arg, Catalog};
 use crate::identity::Identity;
 use crate::phi::Phi;
@@ -105,6 +109,7 @@ pub struct Conversation {
     records: Records,
     store: Store,
     clock: Arc<dyn Clock>,
+    handoffs: Arc<Handoffs>,
 }
 
 impl Conversation {
@@ -122,6 +127,7 @@ impl Conversation {
         records: Records,
         store: Store,
         clock: Arc<dyn Clock>,
+        handoffs: Arc<Handoffs>,
     ) -> Result<Self, carechat_language::intents::TrainingError> {
         let model = IntentModel::train(&TrainingSet::for_clinic(knowledge)?);
         Ok(Self {
@@ -135,7 +141,14 @@ impl Conversation {
             records,
             store,
             clock,
+            handoffs,
         })
+    }
+
+    /// The staff queue this engine feeds.
+    #[must_use]
+    pub fn handoffs(&self) -> &Arc<Handoffs> {
+        &self.handoffs
     }
 
     /// The clinic's own language, the one new sessions start in.
@@ -207,6 +220,10 @@ impl Conversation {
             }
             ClientMessage::Choose { id, action } => {
                 Outcome::Send(self.choose(turn, state, id, &action).await)
+            }
+            ClientMessage::Typing => {
+                self.handoffs.patient_typing(turn.sid);
+                Outcome::Send(Vec::new())
             }
         }
     }
@@ -331,7 +348,11 @@ impl Conversation {
         if let Some(Concern::Crisis(category)) = concern {
             let switched = self.follow_language(state, text);
             state.escalations.push(category);
-            let answer = self.crisis(state.locale, category);
+            let mut answer = self.crisis(state.locale, category);
+            // A person is alerted in every state, before consent too (the
+            // queue keeps no words, only that a crisis is waiting).
+            let queued = self.queue_for_person(turn, state, Reason::Crisis(category));
+            answer.after.push(queued);
             let mut messages: Vec<ServerMessage> = switched.into_iter().collect();
             if !consented || id.is_empty() || id.len() > 64 {
                 // Before consent: guidance, and nothing stored or kept.
@@ -355,12 +376,18 @@ impl Conversation {
                 ),
             )];
         }
+        if self.handoffs.owner(turn.sid).is_some() {
+            // A person owns the chat: the message is theirs to answer.
+            self.keep(turn, "patient", text).await;
+            return self.finish(turn, state, id, self.delivered()).await;
+        }
         let switched = self.follow_language(state, text);
-        let answer = if concern == Some(Concern::MedicalAdvice) {
+        let mut answer = if concern == Some(Concern::MedicalAdvice) {
             self.medical_advice(state, text)
         } else {
             self.understand(turn, state, text).await
         };
+        self.note_help(turn, state, &mut answer);
         let kept = if answer.was_code {
             "[one-time code]"
         } else {
@@ -406,7 +433,9 @@ impl Conversation {
         id: String,
         answer: Answer,
     ) -> Vec<ServerMessage> {
-        self.keep(turn, "assistant", &answer.text).await;
+        if !answer.text.is_empty() {
+            self.keep(turn, "assistant", &answer.text).await;
+        }
         // No intent in the log: with timestamps it could tie a session to a
         // topic such as a crisis.
         tracing::debug!("answered");
@@ -418,10 +447,17 @@ impl Conversation {
     /// Appends to the encrypted transcript; a failure is logged and the
     /// chat goes on (the patient's answer matters more).
     async fn keep(&self, turn: &Turn<'_>, role: &str, text: &str) {
+        let now = self.clock.now();
+        let speaker = if role == "patient" {
+            Speaker::Patient
+        } else {
+            Speaker::Assistant
+        };
+        self.handoffs.line(turn.sid, speaker, text, now);
         let text = Phi::new(text.to_owned());
         if let Err(e) = self
             .store
-            .append_message(&turn.who.session, role, &text, self.clock.now())
+            .append_message(&turn.who.session, role, &text, now)
             .await
         {
             tracing::error!(error = %e, "transcript not stored");
@@ -472,7 +508,7 @@ impl Conversation {
             };
         }
         let key = match Intent::parse(intent) {
-            Some(Intent::HandoffPerson) => "handoff-person",
+            Some(Intent::HandoffPerson) => return self.person_asked(turn, state),
             Some(Intent::ChatGreeting) => "chat-greeting",
             Some(Intent::ChatThanks) => "chat-thanks",
             Some(Intent::ChatGoodbye) => "chat-goodbye",

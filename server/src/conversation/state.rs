@@ -116,6 +116,8 @@ pub struct ChatState {
     offers: HashMap<String, Offer>,
     offer_order: VecDeque<String>,
     pub(super) retry: Option<Retry>,
+    /// Answers in a row that did not help.
+    pub(super) not_helped: u8,
 }
 
 impl ChatState {

@@ -5,7 +5,7 @@ use super::*;
 use crate::config::{Overrides, RawConfig};
 
 struct Setup {
-    engine: Conversation,
+    engine: std::sync::Arc<Conversation>,
     store: Store,
     sid: SessionId,
     who: Requester,
@@ -508,5 +508,89 @@ async fn a_practitioner_the_clinic_does_not_have_is_named_and_everyones_times_of
             .iter()
             .any(|m| matches!(m, ServerMessage::Card { .. })),
         "{slots:?}"
+    );
+}
+
+fn owner() -> crate::handoff::Owner {
+    crate::handoff::Owner {
+        staff_id: 7,
+        name: "Sam Rivera".into(),
+        role: "nurse".into(),
+    }
+}
+
+#[tokio::test]
+async fn asking_for_a_person_queues_the_chat_and_the_bot_is_quiet_while_a_person_owns_it() {
+    let s = setup().await;
+    let mut state = ChatState::default();
+    s.consent(&mut state, true).await;
+    let asked = s
+        .say_all(&mut state, "m1", "can i talk to a real person")
+        .await;
+    let (intent, text, escalated) = reply(&asked);
+    assert_eq!(intent, "handoff.person", "{text}");
+    assert!(escalated);
+    let queue = s.engine.handoffs().queue();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].reason, crate::handoff::Reason::AskedForPerson);
+
+    s.engine.handoffs().pick_up(&queue[0].id, owner()).unwrap();
+    let mut events = s.engine.handoffs().subscribe();
+    let quiet = s.say_all(&mut state, "m2", "what are your hours").await;
+    let (intent, text, _) = reply(&quiet);
+    assert_eq!(intent, "handoff.delivered");
+    assert!(text.is_empty(), "the bot answered: {text}");
+    assert!(matches!(
+        events.try_recv(),
+        Ok(crate::handoff::Event::Line {
+            speaker: crate::handoff::Speaker::Patient,
+            ..
+        })
+    ));
+
+    // The safety screen still runs, and raises the chat to a crisis.
+    let crisis = s.say_all(&mut state, "m3", "i want to kill myself").await;
+    assert_eq!(reply(&crisis).0, "safety.crisis");
+    assert_eq!(
+        s.engine.handoffs().queue()[0].reason,
+        crate::handoff::Reason::Crisis(carechat_language::safety::Category::SelfHarm)
+    );
+
+    s.engine.handoffs().release(&queue[0].id, 7).unwrap();
+    let back = s.say_all(&mut state, "m4", "what are your hours").await;
+    assert_eq!(reply(&back).0, "faq.hours");
+}
+
+#[tokio::test]
+async fn a_crisis_alerts_a_person_even_before_consent() {
+    let s = setup().await;
+    let mut state = ChatState::default();
+    let guidance = s.say_all(&mut state, "m1", "i took all my pills").await;
+    assert!(guidance
+        .iter()
+        .any(|m| matches!(m, ServerMessage::Notice { code, .. } if code.starts_with("handoff_"))));
+    let queue = s.engine.handoffs().queue();
+    assert!(matches!(queue[0].reason, crate::handoff::Reason::Crisis(_)));
+    assert!(s.store.transcript(&s.who.session).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn two_answers_that_did_not_help_ask_a_person_to_join() {
+    let s = setup().await;
+    let mut state = ChatState::default();
+    s.consent(&mut state, true).await;
+    let first = s.say_all(&mut state, "m1", "do you sell used cars").await;
+    assert_eq!(reply(&first).0, "fallback.unknown");
+    assert!(s.engine.handoffs().queue().is_empty());
+    let second = s
+        .say_all(&mut state, "m2", "what is the capital of france")
+        .await;
+    assert_eq!(reply(&second).0, "fallback.unknown");
+    assert!(second
+        .iter()
+        .any(|m| matches!(m, ServerMessage::Notice { code, .. } if code.starts_with("handoff_"))));
+    assert_eq!(
+        s.engine.handoffs().queue()[0].reason,
+        crate::handoff::Reason::NotHelped
     );
 }

@@ -65,6 +65,7 @@ pub const MIGRATIONS: &[Migration] = &[
         "verification",
         include_str!("../../migrations/0002_verification.sql"),
     ),
+    Migration::new(3, "staff", include_str!("../../migrations/0003_staff.sql")),
 ];
 
 /// Applies the migrations `pool` lacks, in one transaction; concurrent
