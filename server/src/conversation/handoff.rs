@@ -18,14 +18,25 @@ use crate::i18n::Arg;
 pub(super) const NOT_HELPED_LIMIT: u8 = 2;
 
 impl Conversation {
-    /// Queues the chat for a person and says what happens next: the place
-    /// in the queue, or outside staffed hours when the clinic opens.
+    /// Queues the chat for a person; the notice says what happens next.
     pub(super) fn queue_for_person(
         &self,
         turn: &Turn<'_>,
         state: &ChatState,
         reason: Reason,
     ) -> ServerMessage {
+        let (code, text) = self.queue_words(turn, state, reason);
+        notice(code, text)
+    }
+
+    /// Queues the chat for a person and says what happens next: the place
+    /// in the queue, or outside staffed hours when the clinic opens.
+    fn queue_words(
+        &self,
+        turn: &Turn<'_>,
+        state: &ChatState,
+        reason: Reason,
+    ) -> (NoticeCode, String) {
         let locale = state.locale;
         let now = self.clock.now();
         let patient = state
@@ -42,7 +53,7 @@ impl Conversation {
                 .next_open(now, self.tz)
                 .map(|at| booking::when(at.with_timezone(&chrono::Utc), self.tz, locale))
                 .unwrap_or_default();
-            return notice(
+            return (
                 NoticeCode::HandoffAfterHours,
                 self.t(
                     locale,
@@ -56,7 +67,7 @@ impl Conversation {
             (_, None) => "handoff-already-joined",
             _ => "handoff-queued",
         };
-        notice(
+        (
             NoticeCode::HandoffQueued,
             self.t(
                 locale,
@@ -68,11 +79,7 @@ impl Conversation {
 
     /// The reply to "can I talk to a person": the chat is queued.
     pub(super) fn person_asked(&self, turn: &Turn<'_>, state: &ChatState) -> Answer {
-        let queued = self.queue_for_person(turn, state, Reason::AskedForPerson);
-        let text = match &queued {
-            ServerMessage::Notice { text, .. } => text.clone(),
-            _ => String::new(),
-        };
+        let (_, text) = self.queue_words(turn, state, Reason::AskedForPerson);
         Answer {
             escalated: true,
             ..Answer::text(Intent::HandoffPerson, text)

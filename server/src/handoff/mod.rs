@@ -173,7 +173,6 @@ impl Handoffs {
     /// Queues a conversation, or raises it to a crisis if it is already
     /// queued; returns its place among the conversations nobody owns yet
     /// (1 is next), or `None` when someone already owns it.
-    #[allow(clippy::too_many_arguments)]
     pub fn enqueue(
         &self,
         sid: &SessionId,
