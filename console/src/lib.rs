@@ -27,7 +27,7 @@
 //! # Stable selectors (for end-to-end tests; keep them stable)
 //! - `#console-root`: the mount element in `console/index.html`;
 //!   `.cn-shell[data-view]` inside it, where `data-view` is `loading`,
-//!   `sign-in`, `queue` or `placeholder`.
+//!   `sign-in`, `queue`, `compliance` or `admin`.
 //! - `form.cn-sign-in`, `input#cn-username`, `input#cn-password`,
 //!   `input#cn-code`, `button.cn-sign-in-submit`, `.cn-error`.
 //! - `.cn-notice`: why the sign-in screen is shown again (signed out).
@@ -38,7 +38,8 @@
 //!   with `data-speaker` (`patient`, `assistant`, `staff`),
 //!   `.cn-typing`, `button.cn-pick-up`, `textarea.cn-input`,
 //!   `button.cn-send`, `button.cn-hand-back`, `button.cn-close`.
-//! - `.cn-placeholder[data-role]`: the compliance and admin page.
+//! - `.cn-compliance`, `.cn-admin`: the compliance and admin pages;
+//!   `.cn-feedback`: the feedback counts on both.
 
 pub mod alerts;
 pub mod api;

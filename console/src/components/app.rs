@@ -1,12 +1,14 @@
 //! The root component.
 
-use leptos::either::EitherOf4;
+use leptos::either::EitherOf5;
 use leptos::prelude::*;
 
+use super::admin_page::AdminPage;
+use super::compliance_page::CompliancePage;
 use super::queue_page::QueuePage;
-use super::role_placeholder::RolePlaceholder;
 use super::sign_in_screen::SignInScreen;
 use super::top_bar::TopBar;
+use crate::api::Role;
 use crate::realtime::Realtime;
 use crate::state::{is_crisis, ConsoleState};
 use crate::{alerts, texts};
@@ -16,7 +18,8 @@ const TICK_MS: u64 = 15_000;
 
 /// The whole console: asks who is signed in, keeps the realtime channel
 /// open while a queue role is, keeps the tab title counting waiting crises,
-/// and shows the screen for the session: sign-in, queue, or placeholder.
+/// and shows the screen for the session: sign-in, the queue (front desk and
+/// nurse), compliance, or administration.
 /// `.cn-shell[data-view]` says which.
 #[component]
 pub fn App() -> impl IntoView {
@@ -60,13 +63,11 @@ pub fn App() -> impl IntoView {
         if !state.ready.get() {
             "loading"
         } else {
-            match state
-                .me
-                .with(|me| me.as_ref().map(|me| texts::works_queue(me.role)))
-            {
+            match state.me.with(|me| me.as_ref().map(|me| me.role)) {
                 None => "sign-in",
-                Some(true) => "queue",
-                Some(false) => "placeholder",
+                Some(Role::FrontDesk | Role::Nurse) => "queue",
+                Some(Role::Compliance) => "compliance",
+                Some(Role::Admin) => "admin",
             }
         }
     };
@@ -80,14 +81,15 @@ pub fn App() -> impl IntoView {
             </Show>
             <main id="cn-main" class="cn-main" tabindex="-1">
                 {move || match (state.ready.get(), role.get()) {
-                    (false, _) => EitherOf4::A(view! {
+                    (false, _) => EitherOf5::A(view! {
                         <p class="cn-loading" role="status">"Loading the console…"</p>
                     }),
-                    (true, None) => EitherOf4::B(view! { <SignInScreen/> }),
-                    (true, Some(role)) if texts::works_queue(role) => {
-                        EitherOf4::C(view! { <QueuePage/> })
+                    (true, None) => EitherOf5::B(view! { <SignInScreen/> }),
+                    (true, Some(Role::FrontDesk | Role::Nurse)) => {
+                        EitherOf5::C(view! { <QueuePage/> })
                     }
-                    (true, Some(role)) => EitherOf4::D(view! { <RolePlaceholder role/> }),
+                    (true, Some(Role::Compliance)) => EitherOf5::D(view! { <CompliancePage/> }),
+                    (true, Some(Role::Admin)) => EitherOf5::E(view! { <AdminPage/> }),
                 }}
             </main>
             <div class="cn-sr-only" role="status" aria-live="polite">

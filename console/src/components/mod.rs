@@ -1,19 +1,21 @@
 //! The console's components, one per file. [`app::App`] is the root: it
 //! asks who is signed in and shows the sign-in screen, the queue (front
-//! desk and nurse) or the placeholder page (compliance and admin).
+//! desk and nurse), the compliance page or the admin page.
 //!
 //! Components read [`crate::state::ConsoleState`] from context and change
 //! it only through its actions. No inline `style` anywhere (the page's CSP
 //! forbids it): looks come from classes in `console/style/console.css`.
 
+pub mod admin_page;
 pub mod app;
 pub mod chat_composer;
 pub mod chat_line;
+pub mod compliance_page;
 pub mod conversation_panel;
+pub mod feedback_counts;
 pub mod queue_item;
 pub mod queue_list;
 pub mod queue_page;
-pub mod role_placeholder;
 pub mod sign_in_screen;
 pub mod sign_out_button;
 pub mod sound_toggle;

@@ -14,6 +14,11 @@
 
 use leptos::prelude::*;
 
+pub mod admin;
+pub mod feedback;
+pub mod passkey;
+pub mod records;
+
 use crate::api::{Conversation, Me, QueueEntry, Refusal};
 
 /// The prefix every server function's URL starts with.

@@ -7,6 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod admin;
+pub mod feedback;
+pub mod passkey;
+pub mod records;
+
 /// A staff member's role, as the server enforces it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -177,10 +182,19 @@ pub type SetCookie = String;
 
 /// The server's side of the console. Every method checks the session, the
 /// CSRF token on state changes, the origin, and the role, and records its
-/// audit event; the server functions only pass requests through.
+/// audit event; the server functions only pass requests through. Each area
+/// beyond the queue has its own part, in its own module.
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
-pub trait ConsoleBackend: Send + Sync + 'static {
+pub trait ConsoleBackend:
+    admin::AdminBackend
+    + feedback::FeedbackBackend
+    + passkey::PasskeyBackend
+    + records::RecordsBackend
+    + Send
+    + Sync
+    + 'static
+{
     /// Password and TOTP code; on success the cookie to set and who it is.
     async fn sign_in(
         &self,

@@ -15,6 +15,11 @@
 //! words reach the patient as `staff` messages pushed into their sealed
 //! session.
 
+mod admin;
+mod feedback;
+mod passkey;
+mod records;
+
 use std::sync::Arc;
 
 use carechat_console::api::{

@@ -1,0 +1,9 @@
+//! Feedback counts: patients' thumbs up and down per intent, for compliance and admin.
+//!
+//! The types that cross the wire for this area and, with the `ssr`
+//! feature, the part of the backend the server implements.
+
+/// The server's side of this area; part of [`super::ConsoleBackend`].
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait FeedbackBackend: Send + Sync + 'static {}

@@ -1,0 +1,1 @@
+//! The server functions for this area: Compliance and patient records: the audit log (search, verify, export), a front-desk unlock of a patient's verification lockout, and the transcripts a nurse took part in.
