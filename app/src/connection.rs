@@ -65,6 +65,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CloseEvent, Headers, MessageEvent, RequestCache, RequestInit, Response, WebSocket};
 use zeroize::Zeroizing;
 
+use crate::feedback;
 use crate::handoff::{SeenIds, TypingThrottle, TYPING_SHOWN_MS};
 use crate::i18n::Locale;
 use crate::state::{ChatState, Delivery, Failure, LinkStatus, Screen, Tone};
@@ -652,13 +653,18 @@ impl Connection {
                 if link.card_expected.len() >= 8 {
                     link.card_expected.remove(0);
                 }
+                let feedback = feedback::target(
+                    ui.screen.get_untracked() == Screen::Chat,
+                    &intent,
+                    &in_reply_to,
+                );
                 link.card_expected.push(in_reply_to);
                 // A message delivered to the person who owns the chat has
                 // no words of its own to show.
                 if text.is_empty() {
                     return;
                 }
-                ui.push_clinic(text, intent, escalated);
+                ui.push_clinic(text, intent, escalated, feedback);
                 if !ui.open.get_untracked() {
                     ui.unread.update(|n| *n = n.saturating_add(1));
                 }
@@ -748,6 +754,12 @@ impl Connection {
                 ui.i18n.locale.set(locale);
                 ui.disclaimer.set(Some(disclaimer));
             }
+            // The widget votes only on replies that take feedback; an error
+            // means the server no longer remembers that reply. It names no
+            // `say`, so nothing pending failed, and there is nothing to show.
+            ServerMessage::Error { code, .. }
+                if code == ErrorCode::UnknownReply.as_str()
+                    || code == ErrorCode::InvalidFeedback.as_str() => {}
             // The answer to a `locale` the server does not speak (this
             // widget asks only for the two it does): nothing to show.
             ServerMessage::Error { code, .. } if code == ErrorCode::UnsupportedLocale.as_str() => {
@@ -861,6 +873,34 @@ impl Connection {
             self.end_session_for_protocol(link);
         }
         sent
+    }
+
+    /// The patient's vote on the reply to `reply`: sent now, or queued while
+    /// reconnecting, and kept until the server has it; an earlier vote on
+    /// the same reply that is still kept is dropped (the server counts the
+    /// latest). Only in the chat. Returns whether it was sent or queued.
+    pub fn feedback(&self, reply: &str, given: feedback::Given) -> bool {
+        if self.ui().screen.get_untracked() != Screen::Chat {
+            return false;
+        }
+        self.with_link(|link| {
+            if link.session.is_none() {
+                return false;
+            }
+            link.outbox.retain(
+                |m| !matches!(m, ClientMessage::Feedback { in_reply_to, .. } if in_reply_to == reply),
+            );
+            let sent = link.send_or_queue(ClientMessage::Feedback {
+                in_reply_to: reply.to_owned(),
+                vote: given.0,
+                reason: given.1,
+            });
+            if !sent {
+                self.end_session_for_protocol(link);
+            }
+            sent
+        })
+        .unwrap_or(false)
     }
 
     /// The patient is typing in the message box: tells the server (so the
@@ -1015,6 +1055,11 @@ impl ChatHandle {
     pub fn choose(&self, action: &str, label: &str) -> Result<(), SayError> {
         self.get()
             .map_or(Err(SayError::NotReady), |c| c.choose(action, label))
+    }
+
+    /// See [`Connection::feedback`].
+    pub fn feedback(&self, reply: &str, given: feedback::Given) -> bool {
+        self.get().is_some_and(|c| c.feedback(reply, given))
     }
 
     /// See [`Connection::set_locale`].

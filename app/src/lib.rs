@@ -20,6 +20,8 @@
 //!   into [`state`] changes.
 //! - [`handoff`]: the bookkeeping of a handoff to a person (which `staff`
 //!   messages were shown, the pace of `typing`), pure and tested natively.
+//! - [`feedback`]: which replies get thumbs up and down, and what a press
+//!   sends (pure, tested natively).
 //! - [`host`]: the postMessage bridge with the page that embeds the iframe
 //!   (UI events only, exact origins only).
 //! - [`phone`]: finds phone numbers in the clinic's words, for tap-to-call
@@ -44,6 +46,11 @@
 //! - `.cc-msg-clinic`: a clinic reply, with `data-intent` (the server's
 //!   intent name) and `data-escalated` (`true`/`false`); escalated replies also
 //!   have `.cc-msg-escalated` and `role="alert"`.
+//! - `.cc-feedback`: thumbs up and down under a clinic reply that takes
+//!   them: `button.cc-vote[data-vote="up"|"down"]` (`aria-pressed`); after
+//!   a thumbs down, `.cc-why` with `button.cc-reason[data-reason]`
+//!   (`not_what_i_asked`, `hard_to_understand`, `wrong_or_out_of_date`,
+//!   `other`); `.cc-feedback-thanks` (`role="status"`) once a vote is sent.
 //! - `.cc-msg-staff`: a message from a person at the clinic; its
 //!   `.cc-from` reads "Sam Rivera · Nurse".
 //! - `.cc-typing`: "Sam Rivera is typing…" under the messages (empty when
@@ -70,6 +77,7 @@
 pub mod components;
 pub mod connection;
 pub mod embed;
+pub mod feedback;
 pub mod handoff;
 pub mod host;
 pub mod i18n;

@@ -145,6 +145,9 @@ pub enum EntryKind {
         /// Emergency guidance or a staff handoff: shown distinctly and
         /// announced assertively.
         escalated: bool,
+        /// The id to send `feedback` about, for a reply that takes it (see
+        /// [`crate::feedback::target`]); `None` shows no thumbs.
+        feedback: Option<String>,
     },
     /// A message from a person at the clinic who owns the chat.
     Staff {
@@ -296,12 +299,19 @@ impl ChatState {
         status
     }
 
-    /// Adds a clinic reply.
-    pub fn push_clinic(&self, text: String, intent: String, escalated: bool) {
+    /// Adds a clinic reply; `feedback` as in [`EntryKind::Clinic`].
+    pub fn push_clinic(
+        &self,
+        text: String,
+        intent: String,
+        escalated: bool,
+        feedback: Option<String>,
+    ) {
         self.push(EntryKind::Clinic {
             text,
             intent,
             escalated,
+            feedback,
         });
     }
 
@@ -412,7 +422,7 @@ mod tests {
         let ui = ChatState::new(Locale::En, &NO_STRINGS);
         assert!(!ui.awaiting_reply());
         let first = ui.push_patient("hello".into());
-        ui.push_clinic("hi".into(), "faq.greeting".into(), false);
+        ui.push_clinic("hi".into(), "faq.greeting".into(), false, None);
         assert!(ui.awaiting_reply());
         first.set(Delivery::Answered);
         assert!(!ui.awaiting_reply());
@@ -427,6 +437,22 @@ mod tests {
         ui.clear_conversation();
         assert!(ui.transcript.with_untracked(Vec::is_empty));
     }
+
+    #[test]
+    fn a_reply_keeps_the_id_its_feedback_is_about() {
+        let ui = ChatState::new(Locale::En, &NO_STRINGS);
+        ui.push_clinic(
+            "We open at 8".into(),
+            "faq.hours".into(),
+            false,
+            Some("m2".into()),
+        );
+        assert!(ui.transcript.with_untracked(|lines| matches!(
+            &lines[0].kind,
+            EntryKind::Clinic { feedback: Some(id), .. } if id == "m2"
+        )));
+    }
+
     #[test]
     fn staff_messages_count_as_unread_and_end_chat_forgets_who_was_typing() {
         let ui = ChatState::new(Locale::En, &NO_STRINGS);

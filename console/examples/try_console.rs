@@ -237,3 +237,8 @@ async fn main() {
     .await
     .unwrap();
 }
+
+impl carechat_console::api::admin::AdminBackend for Demo {}
+impl carechat_console::api::feedback::FeedbackBackend for Demo {}
+impl carechat_console::api::passkey::PasskeyBackend for Demo {}
+impl carechat_console::api::records::RecordsBackend for Demo {}

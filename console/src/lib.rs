@@ -8,9 +8,11 @@
 //! what a role could not get anyway.
 //!
 //! # Layout
-//! - [`api`]: the types that cross the wire, and the backend trait.
+//! - [`api`]: the types that cross the wire, and the backend trait, with
+//!   one module per area beyond the queue (`admin`, `feedback`, `passkey`,
+//!   `records`).
 //! - [`calls`]: the server functions (`/console/api/...`), one per backend
-//!   method, and [`calls::refusal_of`], which turns a failed call back into
+//!   method, in the same areas, and [`calls::refusal_of`], which turns a failed call back into
 //!   an [`api::Refusal`].
 //! - [`state`]: the reactive state the screens render (who is signed in,
 //!   the queue, the open conversation).
@@ -40,6 +42,17 @@
 //!   `button.cn-send`, `button.cn-hand-back`, `button.cn-close`.
 //! - `.cn-compliance`, `.cn-admin`: the compliance and admin pages;
 //!   `.cn-feedback`: the feedback counts on both.
+//! - `form.cn-unlock` (`#cn-unlock-family`, `#cn-unlock-birth`,
+//!   `#cn-unlock-mrn`, `#cn-unlock-reason`, `button.cn-unlock-submit`),
+//!   `.cn-unlock-result`: the front desk's unlock, under the queue.
+//! - `button.cn-load-transcripts`, `ul.cn-transcripts > li.cn-transcript`,
+//!   `button.cn-read`, `.cn-transcript-lines`: a nurse's past conversations.
+//! - `form.cn-audit-search` (`#cn-audit-actor`, `#cn-audit-action`,
+//!   `#cn-audit-entity`, `#cn-audit-outcome`, `#cn-audit-from`,
+//!   `#cn-audit-to`, `button.cn-audit-submit`), `table.cn-audit-table`
+//!   (rows `tr[data-seq][data-action]`), `button.cn-audit-more`,
+//!   `button.cn-audit-verify`, `.cn-verify-result[data-intact]`,
+//!   `button.cn-audit-export`: the compliance page's audit log.
 
 pub mod alerts;
 pub mod api;

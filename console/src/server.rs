@@ -104,6 +104,7 @@ fn register_calls() {
     register_explicit::<calls::TypingCall>();
     register_explicit::<calls::HandBackCall>();
     register_explicit::<calls::CloseCall>();
+    register_explicit::<calls::feedback::FeedbackCountsCall>();
 }
 
 /// What the backend needs to know about a request: the session cookie,

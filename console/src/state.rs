@@ -121,6 +121,13 @@ impl ConsoleState {
         refusal
     }
 
+    /// What a failed admin call means, as the admin page shows it; a
+    /// signed-out session ends here as for every other call.
+    pub fn admin_failed(&self, error: &ServerFnError) -> String {
+        self.refused(error);
+        texts::admin_error_text(&calls::admin::admin_error_of(error))
+    }
+
     /// Someone signed in (or was already, on load).
     pub fn signed_in(&self, me: Me) {
         self.notice.set(None);

@@ -22,6 +22,7 @@ pub fn refusal_text(refusal: Refusal) -> &'static str {
         Refusal::NotAllowed => "Your role cannot do this.",
         Refusal::Gone => "This conversation is no longer in the queue.",
         Refusal::Taken => "Someone else has already picked up this conversation.",
+        Refusal::Invalid => "Some of what you entered is not valid. Check the form and try again.",
         Refusal::Unavailable => "The server could not do this right now. Please try again.",
     }
 }
@@ -103,6 +104,42 @@ pub fn tab_title(crisis_waiting: usize) -> String {
         format!("({crisis_waiting}) Crisis waiting – {BASE_TITLE}")
     }
 }
+
+/// Why an admin call failed, as the admin page shows it: what to fix, or
+/// the refusal's fixed text.
+pub fn admin_error_text(error: &crate::api::admin::AdminError) -> String {
+    match error {
+        crate::api::admin::AdminError::Invalid(message) => message.clone(),
+        crate::api::admin::AdminError::Refused(Refusal::Gone) => {
+            "It no longer exists. Reload the page to see what is there now.".into()
+        }
+        crate::api::admin::AdminError::Refused(refusal) => refusal_text(*refusal).into(),
+    }
+}
+
+/// Why the browser gave no passkey, in words (the server's refusals use
+/// [`refusal_text`]; a refused passkey sign-in says what a refused
+/// password does, [`PASSKEY_NOT_ACCEPTED`]).
+pub fn passkey_browser_text(
+    refusal: crate::calls::passkey::browser::BrowserRefusal,
+) -> &'static str {
+    use crate::calls::passkey::browser::BrowserRefusal;
+    match refusal {
+        BrowserRefusal::Unsupported => {
+            "This browser cannot use passkeys here. Use your password and code instead."
+        }
+        BrowserRefusal::Cancelled => {
+            "No passkey was used: it was cancelled, it timed out, or this device has no \
+             passkey for this username. Try again, or use your password and code."
+        }
+        BrowserRefusal::AlreadyRegistered => "This device already has a passkey for your account.",
+        BrowserRefusal::Failed => "The passkey did not work. Please try again.",
+    }
+}
+
+/// A passkey sign-in the server refused (one answer for every cause).
+pub const PASSKEY_NOT_ACCEPTED: &str =
+    "The username or passkey was not accepted. Please try again, or use your password and code.";
 
 /// The console's name, in the tab title and the top bar.
 pub const BASE_TITLE: &str = "CareChat console";

@@ -385,3 +385,8 @@ async fn the_page_carries_its_csp_and_the_assets_are_served() {
         .unwrap();
     assert_eq!(bare.status(), 308);
 }
+
+impl carechat_console::api::admin::AdminBackend for Fake {}
+impl carechat_console::api::feedback::FeedbackBackend for Fake {}
+impl carechat_console::api::passkey::PasskeyBackend for Fake {}
+impl carechat_console::api::records::RecordsBackend for Fake {}

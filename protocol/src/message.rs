@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocab::{FeedbackReason, Vote};
+
 /// Messages the widget sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -52,6 +54,53 @@ pub enum ClientMessage {
     /// the clinic who owns the chat; ignored otherwise. Clients send it at
     /// most once every few seconds while the patient types.
     Typing,
+    /// CareChat extension: the patient's thumbs up or down on one of the
+    /// assistant's replies, with an optional reason for a thumbs down. A
+    /// later one for the same reply replaces the earlier. Never answered
+    /// when accepted.
+    Feedback {
+        /// The `in_reply_to` of the reply it is about (the `say` or
+        /// `choose` id the reply answered).
+        in_reply_to: String,
+        /// Up or down.
+        vote: Vote,
+        /// Why it did not help; only with a `down` vote, and optional.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<FeedbackReason>,
+    },
+}
+
+/// Why a plaintext is not a [`ClientMessage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnreadableMessage {
+    /// A `feedback` whose fields are missing or wrong: answered with the
+    /// error `invalid_feedback`, and the session goes on.
+    #[error("a feedback message with missing or invalid fields")]
+    Feedback,
+    /// Anything else that is not a client message: the frame is rejected.
+    #[error("not a client message")]
+    NotAMessage,
+}
+
+/// Reads one client message from a frame's plaintext, telling a malformed
+/// `feedback` (a patient's vote must never cost them their chat) from
+/// anything else that is not a message.
+///
+/// # Errors
+/// [`UnreadableMessage`].
+pub fn read_client_message(plaintext: &[u8]) -> Result<ClientMessage, UnreadableMessage> {
+    /// Just the `type` of an object; other fields are ignored.
+    #[derive(Deserialize)]
+    struct Tagged<'a> {
+        #[serde(rename = "type", borrow)]
+        message_type: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_slice(plaintext).map_err(|_| {
+        match serde_json::from_slice::<Tagged<'_>>(plaintext) {
+            Ok(tagged) if tagged.message_type == "feedback" => UnreadableMessage::Feedback,
+            _ => UnreadableMessage::NotAMessage,
+        }
+    })
 }
 
 /// One line of a [`ServerMessage::Card`], with the actions that apply to it.
@@ -282,7 +331,90 @@ impl TryFrom<AnyServerMessage> for ServerMessage {
 
 #[cfg(test)]
 mod tests {
-    use super::ServerMessage;
+    use super::{read_client_message, ClientMessage, ServerMessage, UnreadableMessage};
+    use crate::vocab::{FeedbackReason, Vote};
+
+    #[test]
+    fn feedback_has_a_stable_wire_form_and_round_trips() {
+        let down = ClientMessage::Feedback {
+            in_reply_to: "m3".into(),
+            vote: Vote::Down,
+            reason: Some(FeedbackReason::WrongOrOutOfDate),
+        };
+        let json = serde_json::to_string(&down).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"feedback","in_reply_to":"m3","vote":"down","reason":"wrong_or_out_of_date"}"#
+        );
+        assert_eq!(read_client_message(json.as_bytes()), Ok(down));
+        let up = ClientMessage::Feedback {
+            in_reply_to: "m0".into(),
+            vote: Vote::Up,
+            reason: None,
+        };
+        let json = serde_json::to_string(&up).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"feedback","in_reply_to":"m0","vote":"up"}"#
+        );
+        assert_eq!(read_client_message(json.as_bytes()), Ok(up.clone()));
+        assert_eq!(
+            read_client_message(
+                br#"{"type":"feedback","in_reply_to":"m0","vote":"up","reason":null}"#
+            ),
+            Ok(up)
+        );
+        for &reason in FeedbackReason::ALL {
+            let message = ClientMessage::Feedback {
+                in_reply_to: "m9".into(),
+                vote: Vote::Down,
+                reason: Some(reason),
+            };
+            let json = serde_json::to_vec(&message).unwrap();
+            assert_eq!(read_client_message(&json), Ok(message));
+        }
+    }
+
+    #[test]
+    fn malformed_feedback_is_told_apart_from_what_is_no_message_at_all() {
+        for bad in [
+            r#"{"type":"feedback","in_reply_to":"m0","vote":"sideways"}"#,
+            r#"{"type":"feedback","in_reply_to":"m0","vote":"UP"}"#,
+            r#"{"type":"feedback","in_reply_to":"m0","vote":"down","reason":"too_long"}"#,
+            r#"{"type":"feedback","in_reply_to":"m0","vote":1}"#,
+            r#"{"type":"feedback","in_reply_to":7,"vote":"up"}"#,
+            r#"{"type":"feedback","vote":"up"}"#,
+            r#"{"type":"feedback","in_reply_to":"m0"}"#,
+            r#"{"vote":"up","type":"feedback"}"#,
+        ] {
+            assert_eq!(
+                read_client_message(bad.as_bytes()),
+                Err(UnreadableMessage::Feedback),
+                "{bad}"
+            );
+        }
+        for bad in [
+            r#"{"type":"Feedback","in_reply_to":"m0","vote":"up"}"#,
+            r#"{"type":"vote"}"#,
+            r#"{"in_reply_to":"m0","vote":"up"}"#,
+            "[]",
+            "not json",
+        ] {
+            assert_eq!(
+                read_client_message(bad.as_bytes()),
+                Err(UnreadableMessage::NotAMessage),
+                "{bad}"
+            );
+        }
+        // Every other client message still reads as before.
+        assert_eq!(
+            read_client_message(br#"{"type":"say","id":"m1","text":"hi"}"#),
+            Ok(ClientMessage::Say {
+                id: "m1".into(),
+                text: "hi".into()
+            })
+        );
+    }
 
     fn parse(text: &str) -> Option<ServerMessage> {
         serde_json::from_str(text).ok()

@@ -74,6 +74,11 @@ codes! {
         InvalidMessageId = "invalid_message_id",
         /// A `locale` the chat does not speak.
         UnsupportedLocale = "unsupported_locale",
+        /// A `feedback` naming no reply of this session that takes feedback.
+        UnknownReply = "unknown_reply",
+        /// A `feedback` whose fields are missing or not of the listed
+        /// values (or a reason given with an `up` vote).
+        InvalidFeedback = "invalid_feedback",
     }
 }
 
@@ -212,6 +217,68 @@ codes! {
 /// The prefix of every FAQ intent (`faq.hours`): the clinic names its own.
 pub const FAQ_PREFIX: &str = "faq.";
 
+codes! {
+    /// `feedback.vote`: the patient's thumbs on one reply.
+    Vote {
+        /// Thumbs up: the reply helped.
+        Up = "up",
+        /// Thumbs down: it did not.
+        Down = "down",
+    }
+}
+
+codes! {
+    /// `feedback.reason`: why a reply did not help; only with [`Vote::Down`],
+    /// and optional there.
+    FeedbackReason {
+        /// The reply answered another question.
+        NotWhatIAsked = "not_what_i_asked",
+        /// The words were hard to follow.
+        HardToUnderstand = "hard_to_understand",
+        /// The reply was wrong or out of date.
+        WrongOrOutOfDate = "wrong_or_out_of_date",
+        /// Something else.
+        Other = "other",
+    }
+}
+
+/// Serializes a code as its wire name and reads it back from one; any other
+/// string is a deserialization error.
+macro_rules! serde_by_wire_name {
+    ($($name:ident),+) => {
+        $(
+            impl serde::Serialize for $name {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    s.serialize_str(self.as_str())
+                }
+            }
+
+            impl<'de> serde::Deserialize<'de> for $name {
+                fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    let wire = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                    Self::parse(&wire).ok_or_else(|| {
+                        serde::de::Error::custom(concat!("not a ", stringify!($name)))
+                    })
+                }
+            }
+        )+
+    };
+}
+
+serde_by_wire_name!(Vote, FeedbackReason);
+
+/// Whether a reply under `intent` takes the patient's feedback. Not crisis
+/// or emergency guidance (the patient's attention belongs on the numbers to
+/// call, and the guidance is the clinic's fixed policy, not something to
+/// tune by votes), and not `handoff.delivered` (nothing was shown).
+#[must_use]
+pub fn takes_feedback(intent: &str) -> bool {
+    !matches!(
+        Intent::parse(intent),
+        Some(Intent::SafetyCrisis | Intent::SafetyEmergency | Intent::HandoffDelivered)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +302,45 @@ mod tests {
         check(CardKind::ALL, CardKind::as_str, CardKind::parse);
         check(Category::ALL, Category::as_str, Category::parse);
         check(Intent::ALL, Intent::as_str, Intent::parse);
+        check(Vote::ALL, Vote::as_str, Vote::parse);
+        check(
+            FeedbackReason::ALL,
+            FeedbackReason::as_str,
+            FeedbackReason::parse,
+        );
+    }
+
+    #[test]
+    fn votes_and_reasons_travel_as_their_wire_names_and_nothing_else() {
+        for &vote in Vote::ALL {
+            let json = serde_json::to_string(&vote).unwrap();
+            assert_eq!(json, format!("\"{}\"", vote.as_str()));
+            assert_eq!(serde_json::from_str::<Vote>(&json).unwrap(), vote);
+        }
+        for &reason in FeedbackReason::ALL {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(
+                serde_json::from_str::<FeedbackReason>(&json).unwrap(),
+                reason
+            );
+        }
+        for bad in [r#""UP""#, r#""sideways""#, "1", "null", "true", r#"["up"]"#] {
+            assert!(serde_json::from_str::<Vote>(bad).is_err(), "{bad}");
+            assert!(
+                serde_json::from_str::<FeedbackReason>(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn crisis_guidance_and_delivered_messages_take_no_feedback() {
+        assert!(!takes_feedback("safety.crisis"));
+        assert!(!takes_feedback("safety.emergency"));
+        assert!(!takes_feedback("handoff.delivered"));
+        assert!(takes_feedback("safety.medical_advice"));
+        assert!(takes_feedback("faq.hours"));
+        assert!(takes_feedback("fallback.unknown"));
+        assert!(takes_feedback("appointments.list"));
     }
 }

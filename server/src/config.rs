@@ -601,11 +601,12 @@ pub fn normalize_origin(text: &str) -> Option<String> {
     if scheme != "http" && scheme != "https" {
         return None;
     }
-    if rest.is_empty()
-        || rest
-            .chars()
-            .any(|c| matches!(c, '/' | '?' | '#' | '@' | ' ' | '*'))
-    {
+    // host[:port] only: letters, digits, dots and hyphens, and an IPv6
+    // literal's brackets and colons. Nothing else (a path, user info, a
+    // wildcard, a control character) can ride along into a CSP header or a
+    // log line.
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if rest.is_empty() || !rest.chars().all(allowed) {
         return None;
     }
     Some(format!("{scheme}://{}", rest.to_ascii_lowercase()))
@@ -615,6 +616,33 @@ pub fn normalize_origin(text: &str) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn an_origin_carrying_control_characters_or_more_than_a_host_is_refused() {
+        for forged in [
+            "https://clinic.example\nINFO forged log line",
+            "https://clinic.example\r\nX-Injected: 1",
+            "https://clinic.example\u{1b}[31m",
+            "https://clinic\t.example",
+            "https://clinic.example/path",
+            "https://user@clinic.example",
+            "https://*.clinic.example",
+            "https://clinic.example?x",
+            "https://clinic example",
+            "https://",
+            "javascript://clinic.example",
+        ] {
+            assert_eq!(normalize_origin(forged), None, "{forged:?}");
+        }
+        assert_eq!(
+            normalize_origin("HTTPS://Clinic.Example:8443/").as_deref(),
+            Some("https://clinic.example:8443")
+        );
+        assert_eq!(
+            normalize_origin("http://[::1]:8080").as_deref(),
+            Some("http://[::1]:8080")
+        );
+    }
 
     #[test]
     fn the_built_in_demo_config_is_valid() {

@@ -29,6 +29,8 @@
 //! - [`console`]: the staff console's backend (sessions, origin, CSRF and
 //!   role checks, audit) behind its server functions.
 //! - [`booking`]: reading scheduling requests, picking and showing slots.
+//! - [`settings`]: the clinic settings admins change in the console
+//!   (staffed hours, FAQ entries, canned responses), in force at once.
 //! - [`staff`]: clinic staff accounts, roles, password and TOTP sign-in,
 //!   sign-in limits and console sessions.
 //! - [`audit`]: the append-only, hash-chained, signed audit log.
@@ -54,6 +56,7 @@ pub mod rate_limit;
 pub mod records;
 pub mod server_key;
 pub mod sessions;
+pub mod settings;
 pub mod staff;
 pub mod store;
 pub mod transport;
@@ -166,6 +169,15 @@ impl AppState {
         .context("the built-in intents could not be loaded")?;
         let sessions = Arc::new(sessions);
         let conversation = Arc::new(conversation);
+        settings::Settings::new(
+            store.clone(),
+            audit.clone(),
+            clock.clone(),
+            conversation.live().clone(),
+        )
+        .load_stored()
+        .await
+        .context("the clinic settings stored in the database cannot be used")?;
         let staff = staff::Staff::new(
             store.clone(),
             clock.clone(),

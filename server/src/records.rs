@@ -44,6 +44,46 @@ impl Requester {
     }
 }
 
+/// A staff member asking for a patient's record, for the audit log.
+#[derive(Debug, Clone)]
+pub struct StaffRequester {
+    /// Who (`Actor::Staff`).
+    pub actor: Actor,
+    /// Their browser's address.
+    pub client: Option<IpAddr>,
+}
+
+impl StaffRequester {
+    /// An audit event by this staff member.
+    #[must_use]
+    pub fn event(
+        &self,
+        action: AuditAction,
+        entity: Option<(&str, &str)>,
+        outcome: AuditOutcome,
+    ) -> AuditEvent {
+        AuditEvent {
+            actor: self.actor.clone(),
+            action,
+            entity: entity.map(|(t, id)| (t.to_owned(), id.to_owned())),
+            outcome,
+            client_addr: self.client,
+            session: None,
+        }
+    }
+}
+
+/// Why a staff lookup gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffLookupError {
+    /// The EHR failed.
+    #[error(transparent)]
+    Ehr(#[from] EhrError),
+    /// The audit event could not be written, so nothing was returned.
+    #[error("the audit event could not be written")]
+    NotRecorded,
+}
+
 /// The audited EHR.
 #[derive(Clone)]
 pub struct Records {
@@ -124,6 +164,41 @@ impl Records {
             }
             Err(_) => self.done(who, AuditAction::PhiRead, &[], result).await,
         }
+    }
+
+    /// Looks a patient up for a staff member (front desk unlocking a
+    /// lockout). Fails closed: a patient found is returned only once the
+    /// staff member's PHI read is recorded.
+    ///
+    /// # Errors
+    /// [`StaffLookupError::Ehr`] as [`Ehr::find_patient`];
+    /// [`StaffLookupError::NotRecorded`] when the audit event could not be
+    /// written.
+    pub async fn find_patient_for_staff(
+        &self,
+        staff: &StaffRequester,
+        query: &PatientQuery,
+    ) -> Result<Option<PatientMatch>, StaffLookupError> {
+        let found = match self.ehr.find_patient(query).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.record(staff.event(AuditAction::EhrError, None, AuditOutcome::Error))
+                    .await;
+                return Err(StaffLookupError::Ehr(e));
+            }
+        };
+        if let Some(p) = &found {
+            let event = staff.event(
+                AuditAction::PhiRead,
+                Some(("Patient", &p.id.0)),
+                AuditOutcome::Success,
+            );
+            self.audit.record(event).await.map_err(|e| {
+                tracing::error!(error = %e, "audit event not written; staff lookup refused");
+                StaffLookupError::NotRecorded
+            })?;
+        }
+        Ok(found)
     }
 
     /// The patient's upcoming appointments.

@@ -22,6 +22,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use protocol::handshake::server_accept;
+use protocol::message::{read_client_message, UnreadableMessage};
 use protocol::session::{CLOSE_FRAME_REJECTED, CLOSE_SESSION_GONE};
 use protocol::{ClientHello, ClientMessage, Frame, FrameError, ServerMessage, SessionId};
 
@@ -314,9 +315,24 @@ impl Connection {
                 Err(e) => return Stop::rejected(e),
             };
             let mut session = handle.lock().await;
-            let message: ClientMessage = match session.crypto.open_message(&frame) {
-                Ok(message) => message,
+            let plaintext = match session.crypto.open(&frame) {
+                Ok(plaintext) => zeroize::Zeroizing::new(plaintext),
                 Err(e) => return Stop::rejected(e),
+            };
+            let message: ClientMessage = match read_client_message(&plaintext) {
+                Ok(message) => message,
+                // A patient's vote must not cost them their chat: a
+                // malformed `feedback` (in an authentic frame) is answered
+                // with an error, and the session goes on.
+                Err(UnreadableMessage::Feedback) if peer_synced => {
+                    session.touch(Instant::now());
+                    let error = self.app.conversation.invalid_feedback(&session.chat);
+                    if let Err(stop) = self.deliver(&mut session, error).await {
+                        return stop;
+                    }
+                    continue;
+                }
+                Err(_) => return Stop::rejected(FrameError::Content),
             };
             session.touch(Instant::now());
             if !peer_synced {

@@ -8,54 +8,12 @@
 // recorded frames never carry a staff message in plaintext.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AXE, ROOT, ask, launchBrowser, openConsentedChat, recordWire, startServer } from './harness.mjs';
-
-const BIN = process.env.CARECHAT_BIN ?? path.join(ROOT, 'target', 'debug', 'carechat');
-const PASSWORD = 'correct horse battery staple';
-
-/** Creates a staff account with the real CLI; returns its TOTP secret. */
-function addStaff(dataDir, username, name, role) {
-  const out = execFileSync(BIN, ['staff', 'add', '--username', username, '--name', name, '--role', role], {
-    env: { ...process.env, CARECHAT_DATA_DIR: dataDir, CARECHAT_STAFF_PASSWORD: PASSWORD },
-    encoding: 'utf8',
-  });
-  const secret = /secret:\s*([A-Z2-7]+)/.exec(out)?.[1];
-  assert.ok(secret, `no TOTP secret printed: ${out}`);
-  return secret;
-}
-
-function base32(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of text.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
-/** RFC 6238: the 6-digit code for `secret` at step `step`. */
-function totp(secret, step = Math.floor(Date.now() / 1000 / 30)) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = crypto.createHmac('sha1', base32(secret)).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const n = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(n).padStart(6, '0');
-}
-
-async function signIn(page, server, username, secret) {
-  await page.goto(`${server.chatOrigin}/console/`);
-  await page.fill('#cn-username', username);
-  await page.fill('#cn-password', PASSWORD);
-  await page.fill('#cn-code', totp(secret));
-  await page.click('button.cn-sign-in-submit');
-}
+import { ask, launchBrowser, openConsentedChat, recordWire, startServer } from './harness.mjs';
+import { addStaff, assertAccessible, signIn } from './staff.mjs';
 
 describe('handoff to a person', () => {
   let server;
@@ -157,15 +115,7 @@ describe('handoff to a person', () => {
     // Bypassing the console's CSP only so axe's script can be injected.
     const nurseContext = await browser.newContext({ locale: 'en-US', bypassCSP: true });
     const nurse = await nurseContext.newPage();
-    const check = async (screen) => {
-      await nurse.addScriptTag({ path: AXE });
-      const found = await nurse.evaluate(async () => {
-        // eslint-disable-next-line no-undef
-        const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-        return r.violations.map((v) => `${v.id}: ${v.help}`);
-      });
-      assert.deepEqual(found, [], `${screen}: ${found.join('; ')}`);
-    };
+    const check = (screen) => assertAccessible(nurse, screen);
     await nurse.goto(`${server.chatOrigin}/console/`);
     await nurse.locator('#cn-username').waitFor({ timeout: 15000 });
     await check('sign-in');

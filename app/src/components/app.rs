@@ -93,9 +93,14 @@ pub fn App() -> impl IntoView {
             }
         })
     };
+    // Thumbs up and down under replies: one listener for all of them.
+    let votes = window_event_listener(ev::click, move |event| {
+        super::reply_feedback::clicked(&event, chat, i18n);
+    });
     on_cleanup(move || {
         listener.remove();
         escape.remove();
+        votes.remove();
     });
 
     // Widget → host: the unread count whenever it changes.

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use super::linked_text::LinkedText;
+use super::reply_feedback::attach;
 use crate::state::{ChatState, Delivery, Entry, EntryKind, Tone};
 
 /// How a line's text is shown.
@@ -35,6 +36,8 @@ pub fn MessageLine(
     // A staff message's visible heading, in place of the screen-reader
     // prefix.
     let mut from = None;
+    // The reply's id, for a reply that takes thumbs up or down.
+    let mut vote_on = None;
     // (classes, screen-reader prefix key, text, intent, escalated, status,
     // how the text is shown)
     let (base, who, text, intent, escalated, status, how) = match entry.kind {
@@ -51,24 +54,36 @@ pub fn MessageLine(
             text,
             intent,
             escalated: true,
-        } => (
-            "cc-msg cc-msg-clinic cc-msg-escalated",
-            "msg-urgent",
+            feedback,
+        } => {
+            vote_on = feedback;
+            (
+                "cc-msg cc-msg-clinic cc-msg-escalated",
+                "msg-urgent",
+                text,
+                Some(intent),
+                Some("true"),
+                None,
+                Words::Linked,
+            )
+        }
+        EntryKind::Clinic {
             text,
-            Some(intent),
-            Some("true"),
-            None,
-            Words::Linked,
-        ),
-        EntryKind::Clinic { text, intent, .. } => (
-            "cc-msg cc-msg-clinic",
-            "msg-clinic",
-            text,
-            Some(intent),
-            Some("false"),
-            None,
-            Words::Linked,
-        ),
+            intent,
+            feedback,
+            ..
+        } => {
+            vote_on = feedback;
+            (
+                "cc-msg cc-msg-clinic",
+                "msg-clinic",
+                text,
+                Some(intent),
+                Some("false"),
+                None,
+                Words::Linked,
+            )
+        }
         EntryKind::Staff { name, role, text } => {
             let role = i18n.t_or(&("staff-role-".to_owned() + &role), "");
             from = Some(if role.is_empty() {
@@ -166,6 +181,7 @@ pub fn MessageLine(
             data-intent=intent
             data-escalated=escalated
             data-important=important
+            use:attach=(vote_on, i18n)
         >
             // The alert role sits inside the item: on the <li> itself it
             // would replace the list-item role the <ol> requires.

@@ -27,6 +27,7 @@ pub mod link_status;
 pub mod linked_text;
 pub mod message_line;
 pub mod message_list;
+pub mod reply_feedback;
 pub mod safety_line;
 pub mod transcript;
 

@@ -157,6 +157,10 @@ pub enum Refusal {
     /// Someone else owns the conversation.
     #[error("owned by someone else")]
     Taken,
+    /// A field of the request is not valid (a date that is not a date, a
+    /// text too long); the form says what it expects.
+    #[error("invalid input")]
+    Invalid,
     /// The server could not do it right now.
     #[error("unavailable")]
     Unavailable,

@@ -39,6 +39,7 @@ pub fn refusal_name(refusal: Refusal) -> &'static str {
         Refusal::NotAllowed => "not_allowed",
         Refusal::Gone => "gone",
         Refusal::Taken => "taken",
+        Refusal::Invalid => "invalid",
         Refusal::Unavailable => "unavailable",
     }
 }
@@ -236,6 +237,7 @@ mod tests {
             Refusal::NotAllowed,
             Refusal::Gone,
             Refusal::Taken,
+            Refusal::Invalid,
             Refusal::Unavailable,
         ] {
             let name = serde_json::to_value(refusal).unwrap_or_default();

@@ -4,6 +4,7 @@ use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::canned_picker::CannedPicker;
 use crate::state::ConsoleState;
 use crate::{alerts, calls};
 
@@ -12,8 +13,11 @@ const MAX_CHARS: usize = 2000;
 /// At most one typing signal per this many milliseconds.
 const TYPING_EVERY_MS: f64 = 3000.0;
 
-/// A labelled text box (`textarea.cn-input`) and "Send" (`button.cn-send`).
-/// Enter sends, Shift+Enter starts a new line. While staff type, the patient
+/// A labelled text box (`textarea.cn-input`) and "Send" (`button.cn-send`),
+/// with the canned response picker ([`CannedPicker`]) above them: an
+/// inserted response lands in the box, in the chat's language, after what
+/// is already typed, to edit before sending. Enter sends, Shift+Enter
+/// starts a new line. While staff type, the patient
 /// is told so, at most every 3 seconds. The sent line appears when the
 /// server echoes it on the realtime channel.
 #[component]
@@ -63,6 +67,17 @@ pub fn ChatComposer() -> impl IntoView {
             }
         });
     };
+    let on_insert = Callback::new(move |text: String| {
+        draft.update(|draft| {
+            if draft.trim().is_empty() {
+                *draft = text;
+            } else {
+                draft.push('\n');
+                draft.push_str(&text);
+            }
+        });
+        super::focus_soon(".cn-input");
+    });
     let on_keydown = move |event: KeyboardEvent| {
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
@@ -75,6 +90,7 @@ pub fn ChatComposer() -> impl IntoView {
             event.prevent_default();
             submit();
         }>
+            <CannedPicker on_insert/>
             <label for="cn-input">"Message to the patient"</label>
             <textarea
                 id="cn-input"

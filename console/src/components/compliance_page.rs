@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use super::audit_log::AuditLog;
 use super::feedback_counts::FeedbackCounts;
 
 /// The compliance page (`.cn-compliance`).
@@ -14,6 +15,7 @@ pub fn CompliancePage() -> impl IntoView {
         <section class="cn-page cn-compliance" aria-labelledby="cn-compliance-title">
             <h1 id="cn-compliance-title" tabindex="-1">"Compliance"</h1>
             <p>"Patients' messages are never shown to this role."</p>
+            <AuditLog/>
             <FeedbackCounts/>
         </section>
     }

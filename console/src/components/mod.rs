@@ -8,18 +8,30 @@
 
 pub mod admin_page;
 pub mod app;
+pub mod audit_log;
+pub mod canned_picker;
+pub mod canned_response_form;
+pub mod canned_responses_editor;
 pub mod chat_composer;
 pub mod chat_line;
 pub mod compliance_page;
 pub mod conversation_panel;
+pub mod faq_editor;
 pub mod feedback_counts;
+pub mod new_staff_form;
 pub mod queue_item;
 pub mod queue_list;
 pub mod queue_page;
+pub mod second_factor_notice;
 pub mod sign_in_screen;
 pub mod sign_out_button;
 pub mod sound_toggle;
+pub mod staff_account_row;
+pub mod staff_accounts;
+pub mod staffed_hours_form;
 pub mod top_bar;
+pub mod transcript_list;
+pub mod unlock_form;
 
 use wasm_bindgen::JsCast as _;
 

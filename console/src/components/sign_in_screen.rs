@@ -15,6 +15,11 @@ use crate::texts;
 /// activity, or by the user); below the fields, why a sign-in failed
 /// (`.cn-error`, `role="alert"`): wrong details, a locked account, or too
 /// many attempts. The password and code are cleared after every attempt.
+///
+/// "Sign in with a passkey" (`button.cn-passkey-sign-in`) uses the
+/// username typed above and the device's passkey (with its PIN or
+/// biometric, which the server requires); a refusal is announced in the
+/// same `.cn-error`.
 #[component]
 pub fn SignInScreen() -> impl IntoView {
     let state = expect_context::<ConsoleState>();
@@ -57,6 +62,33 @@ pub fn SignInScreen() -> impl IntoView {
                     };
                     error.set(Some(texts::refusal_text(refusal).into()));
                     super::focus_soon("#cn-password");
+                }
+            }
+        });
+    };
+
+    let on_passkey = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        let user = username.get_untracked().trim().to_owned();
+        if user.is_empty() {
+            error.set(Some(
+                "Enter your username, then choose \u{201c}Sign in with a passkey\u{201d}.".into(),
+            ));
+            super::focus_soon("#cn-username");
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let result = passkey_sign_in(user).await;
+            busy.set(false);
+            match result {
+                Ok(me) => state.signed_in(me),
+                Err(text) => {
+                    error.set(Some(text.into()));
+                    super::focus_soon("button.cn-passkey-sign-in");
                 }
             }
         });
@@ -119,7 +151,40 @@ pub fn SignInScreen() -> impl IntoView {
                 >
                     {move || if busy.get() { "Signing in…" } else { "Sign in" }}
                 </button>
+                <p class="cn-or" aria-hidden="true">"or"</p>
+                <button
+                    type="button"
+                    class="cn-button cn-passkey-sign-in"
+                    aria-describedby="cn-passkey-hint"
+                    aria-busy=move || busy.get().to_string()
+                    on:click=on_passkey
+                >
+                    "Sign in with a passkey"
+                </button>
+                <p id="cn-passkey-hint" class="cn-hint">
+                    "Enter your username first. Your device asks for its PIN, fingerprint or face."
+                </p>
             </form>
         </section>
     }
+}
+
+/// A passkey sign-in: the server's challenge, the browser's passkey, the
+/// server's check. The error is the text to show.
+async fn passkey_sign_in(username: String) -> Result<crate::api::Me, &'static str> {
+    use crate::calls::passkey::{browser, passkey_sign_in_finish, passkey_sign_in_start};
+    let server_text =
+        |failure: &leptos::server_fn::error::ServerFnError| match calls::refusal_of(failure) {
+            Refusal::BadCredentials | Refusal::SignedOut => texts::PASSKEY_NOT_ACCEPTED,
+            refusal => texts::refusal_text(refusal),
+        };
+    let challenge = passkey_sign_in_start(username)
+        .await
+        .map_err(|e| server_text(&e))?;
+    let credential = browser::get_assertion(&challenge.options)
+        .await
+        .map_err(texts::passkey_browser_text)?;
+    passkey_sign_in_finish(challenge.ceremony, credential)
+        .await
+        .map_err(|e| server_text(&e))
 }

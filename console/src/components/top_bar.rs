@@ -2,13 +2,17 @@
 
 use leptos::prelude::*;
 
+mod passkeys_menu;
+
 use super::sign_out_button::SignOutButton;
 use super::sound_toggle::SoundToggle;
 use crate::state::ConsoleState;
 use crate::texts;
+use passkeys_menu::PasskeysMenu;
 
 /// The banner: the console's name, who is signed in and as what, the
-/// crisis sound toggle (queue roles only) and "Sign out".
+/// crisis sound toggle (queue roles only), "Passkeys" (one's own, see
+/// [`PasskeysMenu`]) and "Sign out".
 #[component]
 pub fn TopBar() -> impl IntoView {
     let state = expect_context::<ConsoleState>();
@@ -30,6 +34,7 @@ pub fn TopBar() -> impl IntoView {
                 <Show when=move || state.works_queue()>
                     <SoundToggle/>
                 </Show>
+                <PasskeysMenu/>
                 <SignOutButton/>
             </div>
         </header>

@@ -17,6 +17,8 @@ error-consent-required = Please read the notice and choose "Accept" before we ch
 error-invalid-message-id = This message could not be sent. Please try again.
 error-message-too-long = That message is too long. Please keep it under { $max } characters.
 error-unsupported-locale = This chat is available in English and Spanish.
+error-unknown-reply = That feedback could not be matched to a reply in this chat.
+error-invalid-feedback = That feedback could not be read. Please choose thumbs up or thumbs down again.
 
 ## Safety: emergency guidance. Variables: { $emergency } (911), { $crisis }
 ## (988), { $textline } (741741), { $dv } (domestic violence hotline),

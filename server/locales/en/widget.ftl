@@ -85,6 +85,18 @@ staff-typing = is typing…
 # One per role the server names (front_desk, nurse).
 staff-role-front_desk = Front desk
 staff-role-nurse = Nurse
+# Thumbs up and down under the assistant's replies (the thumbs are drawn;
+# these are their names for screen readers), then the reasons offered after
+# a thumbs down, and what is said once a vote is sent.
+feedback-label = Was this answer helpful?
+feedback-up = Helpful
+feedback-down = Not helpful
+feedback-why = What was wrong? (optional)
+feedback-not-what-i-asked = Not what I asked
+feedback-hard-to-understand = Hard to understand
+feedback-wrong-or-out-of-date = Wrong or out of date
+feedback-other = Other
+feedback-thanks = Thanks for your feedback
 
 ## After "End chat"
 

@@ -19,6 +19,8 @@ error-consent-required = Por favor, lea el aviso y elija "Aceptar" antes de chat
 error-invalid-message-id = No se pudo enviar este mensaje. Por favor, intente de nuevo.
 error-message-too-long = Ese mensaje es demasiado largo. Por favor, escriba menos de { $max } caracteres.
 error-unsupported-locale = Este chat está disponible en inglés y en español.
+error-unknown-reply = No pudimos relacionar esa opinión con una respuesta de este chat.
+error-invalid-feedback = No pudimos leer esa opinión. Por favor, elija de nuevo pulgar arriba o pulgar abajo.
 
 ## Seguridad: orientación en emergencias. Variables: { $emergency } (911),
 ## { $crisis } (988), { $textline } (741741), { $dv } (línea de violencia

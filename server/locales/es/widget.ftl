@@ -71,6 +71,18 @@ staff-typing = está escribiendo…
 # El rol de la persona, después de su nombre: "Sam Rivera · Enfermería".
 staff-role-front_desk = Recepción
 staff-role-nurse = Enfermería
+# Pulgar arriba y abajo bajo las respuestas del asistente (los pulgares se
+# dibujan; estos son sus nombres para lectores de pantalla), los motivos
+# que se ofrecen tras un pulgar abajo, y lo que se dice al enviar el voto.
+feedback-label = ¿Le sirvió esta respuesta?
+feedback-up = Me sirvió
+feedback-down = No me sirvió
+feedback-why = ¿Qué estuvo mal? (opcional)
+feedback-not-what-i-asked = No es lo que pregunté
+feedback-hard-to-understand = Difícil de entender
+feedback-wrong-or-out-of-date = Incorrecta o desactualizada
+feedback-other = Otro motivo
+feedback-thanks = Gracias por su opinión
 
 ## Después de "Terminar chat"
 

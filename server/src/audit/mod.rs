@@ -27,9 +27,11 @@
 //! - [`chain`]: the hashed and signed byte formats.
 //! - [`verify`]: recomputing the chain and checkpoints.
 //! - [`fhir`]: export as FHIR R4 `AuditEvent` NDJSON.
+//! - [`search`]: finding events by actor, action, entity, outcome and time.
 
 pub mod chain;
 pub mod fhir;
+pub mod search;
 pub mod verify;
 
 use std::fmt;
@@ -184,6 +186,13 @@ named_enum! {
         StaffAccountCreated => "staff.account_created",
         /// A staff member's role was changed.
         StaffRoleChanged => "staff.role_changed",
+        /// A staff member signed in to the console with a passkey (user
+        /// verified: both factors). Failures are `staff.sign_in_failed`.
+        StaffSignInPasskey => "staff.sign_in_passkey",
+        /// A staff member registered a passkey for their account.
+        StaffPasskeyAdded => "staff.passkey_added",
+        /// A staff member removed one of their passkeys.
+        StaffPasskeyRemoved => "staff.passkey_removed",
         /// A staff member read a conversation (before or while owning it).
         TranscriptRead => "handoff.transcript_read",
         /// A staff member picked a conversation up from the queue.
@@ -194,6 +203,37 @@ named_enum! {
         HandoffReturned => "handoff.returned",
         /// A staff member closed a conversation.
         HandoffClosed => "handoff.closed",
+        /// An admin disabled a staff account (its sessions end).
+        StaffAccountDisabled => "staff.account_disabled",
+        /// An admin enabled a disabled staff account again.
+        StaffAccountEnabled => "staff.account_enabled",
+        /// An admin gave a staff account a new TOTP secret.
+        StaffTotpReset => "staff.totp_reset",
+        /// An admin unlocked a staff account locked by failed sign-ins.
+        StaffAccountUnlocked => "staff.account_unlocked",
+        /// An admin changed the staffed hours (entity: the days changed).
+        SettingsStaffedHours => "settings.staffed_hours",
+        /// An admin edited an FAQ entry (entity: its intent and the fields).
+        SettingsFaqEntry => "settings.faq_entry",
+        /// An admin added a canned response.
+        SettingsCannedAdded => "settings.canned_added",
+        /// An admin changed a canned response.
+        SettingsCannedChanged => "settings.canned_changed",
+        /// An admin deleted a canned response.
+        SettingsCannedDeleted => "settings.canned_deleted",
+        /// A compliance officer searched the audit log.
+        AuditSearched => "audit.searched",
+        /// A compliance officer verified the audit log.
+        AuditVerified => "audit.verified",
+        /// A compliance officer exported audit events.
+        AuditExported => "audit.exported",
+        /// Front desk unlocked a patient's verification: the patient phoned.
+        UnlockPhoneCall => "verification.unlocked.phone_call",
+        /// Front desk unlocked a patient's verification: at the desk.
+        UnlockInPerson => "verification.unlocked.in_person",
+        /// Front desk unlocked a patient's verification: the failed
+        /// attempts were not the patient's.
+        UnlockNotTheirAttempts => "verification.unlocked.not_their_attempts",
     }
 }
 
@@ -504,31 +544,38 @@ pub(crate) async fn read_events(
     after: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, AuditError> {
-    let rows = sqlx::query(
-        "SELECT seq, at, actor, action, entity_type, entity_id, outcome, client_addr, session, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+    ))
     .bind(after)
     .bind(limit)
     .fetch_all(store.pool())
     .await?;
     rows.iter()
-        .map(|row| {
-            Ok(StoredEvent {
-                seq: row.try_get(0)?,
-                at: row.try_get(1)?,
-                actor: row.try_get(2)?,
-                action: row.try_get(3)?,
-                entity_type: row.try_get(4)?,
-                entity_id: row.try_get(5)?,
-                outcome: row.try_get(6)?,
-                client_addr: row.try_get(7)?,
-                session: row.try_get(8)?,
-                prev_hash: row.try_get(9)?,
-                hash: row.try_get(10)?,
-            })
-        })
+        .map(stored_event)
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AuditError::from)
+}
+
+/// The columns every event query selects, in [`stored_event`]'s order.
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, at, actor, action, entity_type, entity_id, outcome, client_addr, session, prev_hash, hash";
+
+/// An event from a row of [`EVENT_COLUMNS`].
+pub(crate) fn stored_event(row: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
+    Ok(StoredEvent {
+        seq: row.try_get(0)?,
+        at: row.try_get(1)?,
+        actor: row.try_get(2)?,
+        action: row.try_get(3)?,
+        entity_type: row.try_get(4)?,
+        entity_id: row.try_get(5)?,
+        outcome: row.try_get(6)?,
+        client_addr: row.try_get(7)?,
+        session: row.try_get(8)?,
+        prev_hash: row.try_get(9)?,
+        hash: row.try_get(10)?,
+    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,16 @@
 //! ([`crate::staff`]) or the patient's session ([`crate::sessions`]): staff
 //! words reach the patient as `staff` messages pushed into their sealed
 //! session.
+//!
+//! # Layout
+//! This module holds the checks every call shares and the queue's calls;
+//! each other area of the console implements its part of the backend in
+//! its own file:
+//! - `admin`: staff accounts and clinic settings (admin), canned responses.
+//! - `feedback`: patients' feedback counts (compliance and admin).
+//! - `passkey`: registering and signing in with passkeys.
+//! - `records`: the audit log (compliance), the front-desk unlock, and a
+//!   nurse's past transcripts.
 
 mod admin;
 mod feedback;
@@ -40,7 +50,7 @@ use crate::handoff::{self, Entry, HandoffError, Handoffs, Owner};
 use crate::phi::Phi;
 use crate::sessions::Sessions;
 use crate::staff::{self, SignInError, Staff, StaffSession};
-use crate::store::Store;
+use crate::store::{Store, StoredMessage};
 
 /// Longest staff message, in characters.
 pub const MAX_STAFF_MESSAGE_CHARS: usize = 2000;
@@ -212,6 +222,31 @@ impl Backend {
         }
     }
 
+    /// A transcript's lines as staff read them; staff lines are kept under
+    /// the account id, and shown with the member's name.
+    async fn lines(&self, kept: Vec<StoredMessage>) -> Vec<Line> {
+        let staff = self.staff.list().await.unwrap_or_default();
+        let name_of = |role: &str| {
+            role.strip_prefix("staff:")
+                .and_then(|id| id.parse::<i64>().ok())
+                .and_then(|id| staff.iter().find(|m| m.id == id))
+                .map_or_else(|| "Staff".to_owned(), |m| m.display_name.clone())
+        };
+        kept.into_iter()
+            .map(|m| Line {
+                speaker: match m.role.as_str() {
+                    "patient" => Speaker::Patient,
+                    "assistant" => Speaker::Assistant,
+                    other => Speaker::Staff {
+                        name: name_of(other),
+                    },
+                },
+                text: m.text.expose().clone(),
+                at: m.at.to_rfc3339(),
+            })
+            .collect()
+    }
+
     fn owner(session: &StaffSession) -> Owner {
         Owner {
             staff_id: session.member.id,
@@ -338,28 +373,7 @@ impl ConsoleBackend for Backend {
                 tracing::error!(error = %e, "transcript could not be read");
                 Refusal::Unavailable
             })?;
-        // Staff lines are kept under the account id; the console shows names.
-        let staff = self.staff.list().await.unwrap_or_default();
-        let name_of = |role: &str| {
-            role.strip_prefix("staff:")
-                .and_then(|id| id.parse::<i64>().ok())
-                .and_then(|id| staff.iter().find(|m| m.id == id))
-                .map_or_else(|| "Staff".to_owned(), |m| m.display_name.clone())
-        };
-        let lines = kept
-            .into_iter()
-            .map(|m| Line {
-                speaker: match m.role.as_str() {
-                    "patient" => Speaker::Patient,
-                    "assistant" => Speaker::Assistant,
-                    other => Speaker::Staff {
-                        name: name_of(other),
-                    },
-                },
-                text: m.text.expose().clone(),
-                at: m.at.to_rfc3339(),
-            })
-            .collect();
+        let lines = self.lines(kept).await;
         Ok(ConsoleConversation {
             entry: self.entry_view(&entry, self.clock.now()),
             lines,

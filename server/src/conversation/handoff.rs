@@ -46,10 +46,9 @@ impl Conversation {
         let position =
             self.handoffs
                 .enqueue(turn.sid, &turn.who.session, reason, locale, patient, now);
-        if !self.clinic.staffed_hours.is_open(now, self.tz) {
-            let opens = self
-                .clinic
-                .staffed_hours
+        let hours = self.live.staffed_hours();
+        if !hours.is_open(now, self.tz) {
+            let opens = hours
                 .next_open(now, self.tz)
                 .map(|at| booking::when(at.with_timezone(&chrono::Utc), self.tz, locale))
                 .unwrap_or_default();

@@ -41,9 +41,12 @@
 //!   one owns it.
 //! - [`commands`]: the few typed words that steer a flow ("cancel", "new
 //!   code", "try again"), in both languages.
+//! - [`feedback`]: the patient's thumbs up or down on a reply (which
+//!   replies take one, each counted once).
 
 mod answer;
 mod commands;
+mod feedback;
 pub mod guidance;
 mod handoff;
 mod scheduling;
@@ -54,7 +57,7 @@ mod verify;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use carechat_language::intents::{Decision, IntentModel, TrainingSet};
+use carechat_language::intents::Decision;
 use carechat_language::knowledge::KnowledgeBase;
 use carechat_language::lang::Locale;
 use carechat_language::safety::{self, Concern};
@@ -74,6 +77,7 @@ use crate::i18n::{Arg, Catalog};
 use crate::identity::Identity;
 use crate::phi::Phi;
 use crate::records::{Records, Requester};
+use crate::settings::Live;
 use crate::store::Store;
 
 /// Longest message a patient may send, in characters (it is screened for a
@@ -101,8 +105,9 @@ pub struct Turn<'a> {
 pub struct Conversation {
     clinic: Clinic,
     tz: Tz,
-    knowledge: KnowledgeBase,
-    model: IntentModel,
+    /// The staffed hours, FAQ and intent model in force (an admin may
+    /// change them while the server runs: [`crate::settings`]).
+    live: Arc<Live>,
     catalog: &'static Catalog,
     ledger: ConsentLedger,
     identity: Identity,
@@ -113,7 +118,8 @@ pub struct Conversation {
 }
 
 impl Conversation {
-    /// Builds the engine; the intent model is trained here, once.
+    /// Builds the engine; the intent model is trained here, and again when
+    /// an admin edits the FAQ ([`crate::settings`]).
     ///
     /// # Errors
     /// When the built-in intents file does not load (a test guards it).
@@ -129,12 +135,11 @@ impl Conversation {
         clock: Arc<dyn Clock>,
         handoffs: Arc<Handoffs>,
     ) -> Result<Self, carechat_language::intents::TrainingError> {
-        let model = IntentModel::train(&TrainingSet::for_clinic(knowledge)?);
+        let live = Live::train(clinic.staffed_hours.clone(), knowledge.clone())?;
         Ok(Self {
             clinic,
             tz,
-            knowledge: knowledge.clone(),
-            model,
+            live: Arc::new(live),
             catalog: Catalog::builtin(),
             ledger,
             identity,
@@ -145,10 +150,28 @@ impl Conversation {
         })
     }
 
+    /// The settings in force, which [`crate::settings::Settings`] changes.
+    #[must_use]
+    pub fn live(&self) -> &Arc<Live> {
+        &self.live
+    }
+
+    /// The clinic's time zone (staffed hours are in it).
+    #[must_use]
+    pub fn time_zone(&self) -> Tz {
+        self.tz
+    }
+
     /// The staff queue this engine feeds.
     #[must_use]
     pub fn handoffs(&self) -> &Arc<Handoffs> {
         &self.handoffs
+    }
+
+    /// Identity verification (for front desk ending a lockout).
+    #[must_use]
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     /// The clinic's own language, the one new sessions start in.
@@ -225,6 +248,11 @@ impl Conversation {
                 self.handoffs.patient_typing(turn.sid);
                 Outcome::Send(Vec::new())
             }
+            ClientMessage::Feedback {
+                in_reply_to,
+                vote,
+                reason,
+            } => Outcome::Send(self.feedback(state, &in_reply_to, vote, reason).await),
         }
     }
 
@@ -325,7 +353,7 @@ impl Conversation {
         if crate::identity::details::mentions_date(text) {
             return None;
         }
-        let detected = self.model.language(text)?;
+        let detected = self.live.brain().model.language(text)?;
         (detected != state.locale).then(|| {
             state.locale = detected;
             self.locale_message(detected)
@@ -439,6 +467,7 @@ impl Conversation {
         // No intent in the log: with timestamps it could tie a session to a
         // topic such as a crisis.
         tracing::debug!("answered");
+        state.feedback.replied(&id, &answer.intent);
         let replies = answer.into_messages(&id);
         state.remember(id, replies.clone());
         replies
@@ -470,7 +499,7 @@ impl Conversation {
         if text.trim().is_empty() {
             return Answer::text(Intent::ChatEmpty, self.t(locale, "chat-empty", &[]));
         }
-        let understood = self.model.understand(text).decision;
+        let understood = self.live.brain().model.understand(text).decision;
         if let Some(answer) = self.continue_waiting(turn, state, text, &understood).await {
             return answer;
         }
@@ -513,10 +542,11 @@ impl Conversation {
             Some(Intent::ChatThanks) => "chat-thanks",
             Some(Intent::ChatGoodbye) => "chat-goodbye",
             _ => {
-                return match self.knowledge.faq.iter().find(|e| e.intent == intent) {
+                let brain = self.live.brain();
+                return match brain.knowledge.faq.iter().find(|e| e.intent == intent) {
                     Some(entry) => Answer::named(&entry.intent, entry.answer(locale).to_owned()),
                     None => self.fallback(locale),
-                }
+                };
             }
         };
         Answer::named(intent, self.t(locale, key, &[]))
@@ -564,7 +594,9 @@ impl Conversation {
         if self.catalog.has(locale, &key) {
             return self.t(locale, &key, &[]);
         }
-        self.knowledge
+        self.live
+            .brain()
+            .knowledge
             .faq
             .iter()
             .find(|e| e.intent == intent)

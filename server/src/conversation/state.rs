@@ -118,6 +118,8 @@ pub struct ChatState {
     pub(super) retry: Option<Retry>,
     /// Answers in a row that did not help.
     pub(super) not_helped: u8,
+    /// The replies that take feedback, and the patient's votes on them.
+    pub(super) feedback: super::feedback::Replies,
 }
 
 impl ChatState {

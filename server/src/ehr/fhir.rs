@@ -123,10 +123,7 @@ impl FhirEhr {
     /// Sends a call with authentication, retries and error mapping; the
     /// answer's JSON body (`Null` when empty).
     async fn send(&self, call: &Call<'_>) -> Result<Value, EhrError> {
-        let mut url = self
-            .base
-            .join(call.path)
-            .map_err(|_| EhrError::Rejected(format!("{}: bad reference", call.op)))?;
+        let mut url = url_under(&self.base, call.op, call.path)?;
         if !call.query.is_empty() {
             url.query_pairs_mut()
                 .extend_pairs(call.query.iter().map(|(k, v)| (*k, v.as_str())));
@@ -314,7 +311,7 @@ impl FhirEhr {
                 .and_then(|l| l["url"].as_str())
                 .and_then(|u| Url::parse(u).ok())
                 // Never send the token anywhere but this server.
-                .filter(|u| u.as_str().starts_with(self.base.as_str()));
+                .filter(|u| is_under(&self.base, u));
             let Some(next) = next else {
                 return Ok(found);
             };
@@ -608,12 +605,48 @@ enum Failure {
     Final(EhrError),
 }
 
-/// `Type/id` from a relative or absolute reference.
+/// The URL of `path` under `base`. Only `Type` and `Type/id` paths are
+/// joined, and the result must lie under the base: whatever the EHR's data
+/// says, the bearer token goes nowhere else.
+fn url_under(base: &Url, op: &str, path: &str) -> Result<Url, EhrError> {
+    let bad = || EhrError::Rejected(format!("{op}: bad reference"));
+    let relative = match path.split_once('/') {
+        None => is_resource_type(path),
+        Some((kind, id)) => is_resource_type(kind) && is_fhir_id(id),
+    };
+    if !relative {
+        return Err(bad());
+    }
+    let url = base.join(path).map_err(|_| bad())?;
+    if !is_under(base, &url) {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
+/// Whether `url` is on the EHR's server, under its base path.
+fn is_under(base: &Url, url: &Url) -> bool {
+    url.origin() == base.origin()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path().starts_with(base.path())
+}
+
+/// `Type/id` from a relative or absolute reference, when its last two
+/// segments are a resource type and a FHIR id.
 fn local_reference(reference: &str) -> Option<String> {
     let mut parts = reference.trim_end_matches('/').rsplit('/');
     let id = parts.next()?;
     let kind = parts.next()?;
-    (is_fhir_id(id) && !kind.is_empty()).then(|| format!("{kind}/{id}"))
+    (is_fhir_id(id) && is_resource_type(kind)).then(|| format!("{kind}/{id}"))
+}
+
+/// A FHIR resource type's name: a capital letter, then letters
+/// (`Slot`, `MedicationRequest`).
+fn is_resource_type(kind: &str) -> bool {
+    (1..=64).contains(&kind.len())
+        && kind.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && kind.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// A FHIR logical id: `[A-Za-z0-9\-\.]{1,64}`.
@@ -1200,7 +1233,52 @@ mod tests {
             Some("Location/l-1")
         );
         assert_eq!(local_reference("p1"), None);
+        // A reference whose last segments are a URL is nobody's.
+        assert_eq!(local_reference("Schedule/x/http:/attacker.example"), None);
+        assert_eq!(
+            local_reference("Schedule/x/https://attacker.example/a"),
+            None
+        );
         assert_eq!(local_reference("Slot/a b"), None);
+    }
+
+    #[test]
+    fn a_reference_in_the_ehrs_data_cannot_send_the_token_off_the_server() {
+        let base = Url::parse("https://ehr.example/fhir/R4/").unwrap();
+        for path in [
+            "Schedule/x/http:/attacker.example",
+            "http://attacker.example/Slot",
+            "//attacker.example/Slot",
+            "/Slot",
+            "../Slot",
+            "Slot/../../x",
+            "Slot/a b",
+            "slot/abc",
+            "Slot/abc?x=1",
+            "Slot/abc#f",
+            "",
+        ] {
+            assert!(url_under(&base, "read", path).is_err(), "{path}");
+        }
+        assert_eq!(
+            url_under(&base, "read", "Slot/abc-1.2").unwrap().as_str(),
+            "https://ehr.example/fhir/R4/Slot/abc-1.2"
+        );
+        assert!(url_under(&base, "search", "MedicationRequest").is_ok());
+        // A `next` link elsewhere is not followed with the token.
+        for next in [
+            "https://attacker.example/fhir/R4/Slot?page=2",
+            "https://ehr.example:8443/fhir/R4/Slot?page=2",
+            "http://ehr.example/fhir/R4/Slot?page=2",
+            "https://ehr.example/fhir/R5/Slot?page=2",
+            "https://user:pw@ehr.example/fhir/R4/Slot?page=2",
+        ] {
+            assert!(!is_under(&base, &Url::parse(next).unwrap()), "{next}");
+        }
+        assert!(is_under(
+            &base,
+            &Url::parse("https://ehr.example/fhir/R4/Slot?page=2").unwrap()
+        ));
     }
 
     #[test]

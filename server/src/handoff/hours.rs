@@ -1,11 +1,12 @@
 //! The clinic's staffed hours: when a person can answer a handed-off chat.
 //! Read from `[clinic.staffed_hours]` (one `"HH:MM-HH:MM"` range per
 //! weekday, days left out are closed); Monday to Friday 08:00–17:00 when
-//! the clinic sets nothing.
+//! the clinic sets nothing. An admin may override them in the console
+//! ([`crate::settings`]), with [`StaffedHours::from_days`].
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Opening and closing time for one day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,17 +24,45 @@ pub struct StaffedHours {
     days: [Option<Range>; 7],
 }
 
-/// As written in the configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// As written in the configuration (and stored by the settings, as JSON).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStaffedHours {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     mon: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     tue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     wed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     thu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     fri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     sat: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     sun: Option<String>,
+}
+
+/// The weekdays' short names, Monday first, as the configuration writes them.
+pub const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+impl Range {
+    /// Parses `"HH:MM-HH:MM"`, the opening first.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        parse_range(text)
+    }
+
+    /// `"HH:MM-HH:MM"`.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        format!(
+            "{}-{}",
+            self.opens.format("%H:%M"),
+            self.closes.format("%H:%M")
+        )
+    }
 }
 
 impl Default for StaffedHours {
@@ -86,6 +115,34 @@ impl StaffedHours {
             }
         }
         Ok(Self { days })
+    }
+
+    /// Hours from one range (or none, closed) per weekday, Monday first.
+    #[must_use]
+    pub fn from_days(days: [Option<Range>; 7]) -> Self {
+        Self { days }
+    }
+
+    /// The range of each weekday, Monday first (`None`: closed).
+    #[must_use]
+    pub fn days(&self) -> [Option<Range>; 7] {
+        self.days
+    }
+
+    /// The same hours as the configuration writes them (every day
+    /// closed when `self` has no staffed day).
+    #[must_use]
+    pub fn to_raw(&self) -> RawStaffedHours {
+        let text = |i: usize| self.days[i].map(|r| r.to_text());
+        RawStaffedHours {
+            mon: text(0),
+            tue: text(1),
+            wed: text(2),
+            thu: text(3),
+            fri: text(4),
+            sat: text(5),
+            sun: text(6),
+        }
     }
 
     fn range(&self, day: Weekday) -> Option<Range> {
@@ -170,5 +227,19 @@ mod tests {
             ..RawStaffedHours::default()
         };
         assert!(StaffedHours::from_raw(&raw).is_ok());
+    }
+
+    #[test]
+    fn hours_survive_the_trip_through_their_written_form() {
+        let mut days = StaffedHours::default().days();
+        days[5] = Range::parse("09:30-13:00");
+        days[0] = None;
+        let hours = StaffedHours::from_days(days);
+        let json = serde_json::to_string(&hours.to_raw()).unwrap();
+        assert!(!json.contains("mon"), "{json}");
+        let raw: RawStaffedHours = serde_json::from_str(&json).unwrap();
+        assert_eq!(StaffedHours::from_raw(&raw).unwrap(), hours);
+        assert_eq!(days[5].unwrap().to_text(), "09:30-13:00");
+        assert_eq!(Range::parse("13:00-09:00"), None);
     }
 }

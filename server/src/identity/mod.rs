@@ -17,11 +17,13 @@
 //! - [`details`]: reading the details from free text.
 //! - [`otp`]: codes, their limits and lockout (NIST SP 800-63B).
 //! - [`delivery`]: SMS, email and the development outbox.
+//! - [`unlock`]: front desk ending a patient's lockout.
 
 pub mod config;
 pub mod delivery;
 pub mod details;
 pub mod otp;
+pub mod unlock;
 
 use std::sync::Arc;
 

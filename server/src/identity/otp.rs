@@ -225,6 +225,26 @@ impl Verifier {
         })
     }
 
+    /// Ends a subject's lockout and resets its failure count (front desk,
+    /// having confirmed who the patient is). Returns whether it was locked.
+    ///
+    /// # Errors
+    /// When the store fails; nothing changes then.
+    pub async fn unlock(
+        &self,
+        subject: &Subject,
+        now: DateTime<Utc>,
+    ) -> Result<bool, OtpStoreError> {
+        let was_locked = self.locked(subject, now).await?;
+        sqlx::query(
+            "UPDATE verification_subjects SET failures = 0, locked_until = 0 WHERE subject = $1",
+        )
+        .bind(&subject.0)
+        .execute(self.store.pool())
+        .await?;
+        Ok(was_locked)
+    }
+
     /// Issues a new code for `subject`, spending any earlier one. With
     /// `deliverable == false` the challenge is a decoy that no code opens.
     ///

@@ -3,7 +3,9 @@
 //! [`Staff`]; nothing here knows about HTTP beyond the cookie's text.
 //!
 //! - Accounts ([`Staff::add`], [`Staff::list`], [`Staff::set_role`]): the
-//!   first administrator is created with `carechat staff add`. Usernames
+//!   first administrator is created with `carechat staff add`; the console
+//!   lets administrators manage the rest ([`admin`]: add, role, disable,
+//!   new TOTP secret, unlock). Usernames
 //!   are lower-case; passwords are argon2id PHC strings ([`password`]);
 //!   TOTP secrets are sealed with the store's data key, bound to the row.
 //! - Roles ([`Role`]): front desk and nurses chat with patients,
@@ -14,6 +16,9 @@
 //!   [`SignInError::Throttled`] after 20 failures from one address in 15
 //!   minutes ([`throttle`]). TOTP codes ([`totp`]) are accepted one step
 //!   either side of now, each step once.
+//! - Passkeys ([`passkey`]): WebAuthn with user verification, as the
+//!   stronger second factor: registered while signed in, and a sign-in of
+//!   their own that counts as both factors, under the same limits.
 //! - Sessions ([`sessions`]): idle and absolute limits from
 //!   [`SessionPolicy`], timed by the injected [`Clock`].
 //!
@@ -21,6 +26,8 @@
 //! change is audited; no password, code, token or typed username ever is,
 //! nor is any logged.
 
+pub mod admin;
+pub mod passkey;
 pub mod password;
 pub mod sessions;
 mod signin;
@@ -35,7 +42,7 @@ use sqlx::Row as _;
 
 use crate::audit::{Actor, AuditAction, AuditEvent, AuditLog, AuditOutcome};
 use crate::clock::Clock;
-use crate::store::{aad, Backend, Store, StoreError};
+use crate::store::{aad, Store, StoreError};
 pub use password::{PasswordRule, MIN_PASSWORD_CHARS};
 pub use sessions::{cleared_cookie, session_cookie, SessionPolicy, SESSION_COOKIE};
 use totp::TotpSecret;
@@ -231,9 +238,14 @@ pub enum StaffError {
     /// No account has this id.
     #[error("there is no staff member with id {0}")]
     NotFound(i64),
-    /// The change would leave no administrator.
-    #[error("this is the last administrator; make another administrator first")]
+    /// The change would leave no active administrator.
+    #[error("this is the last active administrator; make another administrator first")]
     LastAdmin,
+    /// An administrator tried to disable or demote their own account.
+    #[error(
+        "administrators cannot disable or demote their own account; ask another administrator"
+    )]
+    OwnAccount,
     /// Password hashing failed.
     #[error("{0}")]
     Hashing(String),
@@ -360,6 +372,19 @@ impl Staff {
         role: Role,
         password: &str,
     ) -> Result<NewAccount, StaffError> {
+        self.add_as(Actor::System, username, display_name, role, password)
+            .await
+    }
+
+    /// [`Staff::add`], audited under `actor`.
+    async fn add_as(
+        &self,
+        actor: Actor,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<NewAccount, StaffError> {
         let username = normalize_username(username);
         if !valid_username(&username) {
             return Err(StaffError::InvalidUsername);
@@ -402,7 +427,7 @@ impl Staff {
         self.audit
             .record_or_log(
                 AuditEvent::new(
-                    Actor::System,
+                    actor,
                     AuditAction::StaffAccountCreated,
                     AuditOutcome::Success,
                 )
@@ -495,32 +520,27 @@ impl Staff {
         self.change_role(Actor::System, id, role).await
     }
 
-    /// As [`Staff::set_role`], audited as done by the administrator `by`.
+    /// As [`Staff::set_role`], audited as done by the administrator `by`,
+    /// who may not demote themselves.
     ///
     /// # Errors
-    /// As [`Staff::set_role`].
+    /// As [`Staff::set_role`], and [`StaffError::OwnAccount`].
     pub async fn set_role_by(
         &self,
         by: &StaffMember,
         id: i64,
         role: Role,
     ) -> Result<(), StaffError> {
+        if by.id == id && role != Role::Admin {
+            return Err(StaffError::OwnAccount);
+        }
         self.change_role(Actor::Staff(by.id.to_string()), id, role)
             .await
     }
 
     async fn change_role(&self, actor: Actor, id: i64, role: Role) -> Result<(), StaffError> {
         let mut tx = self.store.begin_write().await.map_err(StaffError::Store)?;
-        let admins_sql = match self.store.backend() {
-            Backend::Sqlite => "SELECT id FROM staff_members WHERE role = 'admin'",
-            Backend::Postgres => "SELECT id FROM staff_members WHERE role = 'admin' FOR UPDATE",
-        };
-        let admins: Vec<i64> = sqlx::query(admins_sql)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<i64, _>(0))
-            .collect::<Result<_, _>>()?;
+        let admins = admin::active_admins(&mut tx, self.store.backend()).await?;
         if role != Role::Admin && admins == [id] {
             return Err(StaffError::LastAdmin);
         }

@@ -175,7 +175,7 @@ impl Staff {
         let row = sqlx::query(
             "SELECT s.csrf, s.created_at, s.last_seen, m.id, m.username, m.display_name, m.role \
              FROM staff_sessions s JOIN staff_members m ON m.id = s.member_id \
-             WHERE s.token_hash = $1",
+             WHERE s.token_hash = $1 AND m.disabled_at = 0",
         )
         .bind(&hash)
         .fetch_optional(self.store.pool())

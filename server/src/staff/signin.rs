@@ -139,7 +139,7 @@ impl Staff {
     async fn candidate(&self, username: &str) -> Result<Option<Candidate>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT id, username, display_name, role, password_hash, totp_secret, totp_last_step \
-             FROM staff_members WHERE username = $1",
+             FROM staff_members WHERE username = $1 AND disabled_at = 0",
         )
         .bind(username)
         .fetch_optional(self.store.pool())
@@ -196,7 +196,7 @@ impl Staff {
         Ok((claimed.rows_affected() == 1).then(|| candidate.member.clone()))
     }
 
-    async fn audit_failure(
+    pub(super) async fn audit_failure(
         &self,
         member: Option<i64>,
         client: Option<IpAddr>,

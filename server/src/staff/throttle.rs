@@ -81,6 +81,24 @@ pub(crate) async fn reserve_account(
     row.map(|r| r.try_get::<i64, _>(0)).transpose()
 }
 
+/// Whether the account is locked now, without taking an attempt (a
+/// passkey sign-in asks before the authenticator is touched; its finish
+/// takes the attempt with [`reserve_account`]).
+pub(crate) async fn account_locked(
+    pool: &AnyPool,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT 1 FROM staff_sign_in_failures WHERE subject = $1 AND locked_until > $2",
+    )
+    .bind(subject)
+    .bind(now.timestamp_millis())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Clears the account's failures and any lock (after a success).
 pub(crate) async fn clear_account(pool: &AnyPool, subject: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM staff_sign_in_failures WHERE subject = $1")

@@ -66,6 +66,21 @@ pub const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/0002_verification.sql"),
     ),
     Migration::new(3, "staff", include_str!("../../migrations/0003_staff.sql")),
+    Migration::new(
+        4,
+        "passkeys",
+        include_str!("../../migrations/0004_passkeys.sql"),
+    ),
+    Migration::new(
+        5,
+        "feedback",
+        include_str!("../../migrations/0005_feedback.sql"),
+    ),
+    Migration::new(
+        6,
+        "settings",
+        include_str!("../../migrations/0006_settings.sql"),
+    ),
 ];
 
 /// Applies the migrations `pool` lacks, in one transaction; concurrent

@@ -17,11 +17,16 @@
 //! - [`seal`]: the sealed format, AAD and key wrapping.
 //! - [`migrate`]: the migration list and runner.
 //! - [`rotate`]: `carechat keys rotate` (key files and re-wrapping).
+//! - [`participation`]: the transcripts a staff member took part in.
+//! - [`settings`]: the rows behind the clinic settings admins change.
 
 pub mod config;
+pub mod feedback;
 pub mod migrate;
+pub mod participation;
 pub mod rotate;
 pub mod seal;
+pub mod settings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -375,10 +380,19 @@ impl Store {
     /// [`StoreError`] when the database fails or a message does not open.
     pub async fn transcript(&self, session: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let session_ix = self.blind_index("transcript.session", session.as_bytes());
+        self.transcript_at(&session_ix).await
+    }
+
+    /// The transcript stored under `session_ix` (the session's blind
+    /// index, as [`participation`] names transcripts), oldest first, opened.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database fails or a message does not open.
+    pub async fn transcript_at(&self, session_ix: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, role, at, body FROM transcript WHERE session = $1 ORDER BY seq",
         )
-        .bind(&session_ix)
+        .bind(session_ix)
         .fetch_all(&self.inner.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -388,11 +402,7 @@ impl Store {
             let at: i64 = row.try_get(2)?;
             let body = Sealed::from_stored(row.try_get(3)?);
             let plain = self.unseal(
-                &aad(
-                    "transcript",
-                    "body",
-                    &[&session_ix, &seq.to_string(), &role],
-                ),
+                &aad("transcript", "body", &[session_ix, &seq.to_string(), &role]),
                 &body,
             )?;
             let text = String::from_utf8(plain.to_vec()).map_err(|_| StoreError::Encoding)?;
