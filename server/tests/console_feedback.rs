@@ -15,11 +15,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use carechat::config::{Overrides, RawConfig};
-use carechat::staff::{Role as StaffRole, SessionPolicy, Staff};
+use carechat::staff::Role as StaffRole;
 use carechat::store::feedback::{Feedback, FeedbackId};
 use carechat::store::Store;
 use carechat_console::api::feedback::{FeedbackBackend as _, IntentFeedback};
-use carechat_console::api::{ConsoleBackend as _, Refusal, RequestFacts};
+use carechat_console::api::{Refusal, RequestFacts};
 use chrono::{TimeZone as _, Utc};
 use common::{say, Conn};
 use protocol::vocab::{FeedbackReason, Vote};
@@ -29,8 +29,6 @@ use protocol::{
 use sqlx::Row as _;
 
 use backends::Db;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// A real server on loopback, with its console backend and store at hand.
 struct World {
@@ -94,36 +92,16 @@ async fn world() -> World {
 impl World {
     /// Signs a new account of `role` in; the facts its browser would send.
     async fn signed_in(&self, role: StaffRole) -> RequestFacts {
-        let staff = Staff::new(
-            self.store.clone(),
-            Arc::new(carechat::clock::SystemClock),
-            self.audit.clone(),
-            SessionPolicy::default(),
-        );
         let username = format!("user.{}", role.as_str());
-        let account = staff
-            .add(&username, &format!("Staff {role}"), role, PASSWORD)
-            .await
-            .unwrap();
-        let code = Staff::totp_now(&account.totp_secret_base32, Utc::now()).unwrap();
-        let mut facts = RequestFacts {
-            origin: Some(self.origin.clone()),
-            ..RequestFacts::default()
-        };
-        let (me, cookie) = self
-            .console
-            .sign_in(&facts, &username, PASSWORD, &code)
-            .await
-            .unwrap();
-        let token = cookie
-            .split(';')
-            .next()
-            .and_then(|kv| kv.split_once('='))
-            .map(|(_, v)| v.to_owned())
-            .unwrap();
-        facts.session = Some(token);
-        facts.csrf = Some(me.csrf);
-        facts
+        common::console::signed_in_as(
+            &self.store,
+            &self.audit,
+            self.console.as_ref(),
+            &self.origin,
+            role,
+            &username,
+        )
+        .await
     }
 
     /// A sealed session over a real WebSocket, synced and welcomed (not

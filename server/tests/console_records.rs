@@ -6,13 +6,15 @@
 //! event cannot be written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use carechat::config::{Overrides, RawConfig};
 use carechat::handoff::Reason;
 use carechat::identity::details;
 use carechat::identity::otp::OtpCode;
 use carechat::identity::Started;
 use carechat::records::Requester;
-use carechat::staff::{Role as StaffRole, SessionPolicy, Staff};
+use carechat::staff::Role as StaffRole;
 use carechat::AppState;
 use carechat_console::api::records::{
     AuditQuery, RecordsBackend as _, UnlockReason, UnlockRequest, Unlocked,
@@ -21,9 +23,7 @@ use carechat_console::api::{ConsoleBackend as _, Refusal, RequestFacts, Speaker}
 use carechat_language::lang::Locale;
 use chrono::Utc;
 use protocol::SessionId;
-use std::sync::Arc;
 
-const PASSWORD: &str = "correct horse battery staple";
 /// The demo EHR's main patient (synthetic).
 const MORGAN: &str = "03/02/1984 Sample";
 
@@ -63,36 +63,15 @@ impl World {
     /// Signs a new account of `role` in as `username`; the facts its
     /// browser would send.
     async fn signed_in_as(&self, role: StaffRole, username: &str) -> RequestFacts {
-        let staff = Staff::new(
-            self.app.store.clone(),
-            Arc::new(carechat::clock::SystemClock),
-            self.app.audit.clone(),
-            SessionPolicy::default(),
-        );
-        let account = staff
-            .add(username, &format!("Staff {username}"), role, PASSWORD)
-            .await
-            .unwrap();
-        let code = Staff::totp_now(&account.totp_secret_base32, Utc::now()).unwrap();
-        let mut facts = RequestFacts {
-            origin: Some(self.origin.clone()),
-            ..RequestFacts::default()
-        };
-        let (me, cookie) = self
-            .app
-            .console
-            .sign_in(&facts, username, PASSWORD, &code)
-            .await
-            .unwrap();
-        let token = cookie
-            .split(';')
-            .next()
-            .and_then(|kv| kv.split_once('='))
-            .map(|(_, v)| v.to_owned())
-            .unwrap();
-        facts.session = Some(token);
-        facts.csrf = Some(me.csrf);
-        facts
+        common::console::signed_in_as(
+            &self.app.store,
+            &self.app.audit,
+            self.app.console.as_ref(),
+            &self.origin,
+            role,
+            username,
+        )
+        .await
     }
 
     async fn signed_in(&self, role: StaffRole) -> RequestFacts {

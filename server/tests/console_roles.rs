@@ -7,17 +7,18 @@
 //! changes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use carechat::config::{Overrides, RawConfig};
 use carechat::handoff::Reason;
-use carechat::staff::{Role as StaffRole, SessionPolicy, Staff};
+use carechat::staff::Role as StaffRole;
 use carechat::AppState;
 use carechat_console::api::{ConsoleBackend, Refusal, RequestFacts};
 use carechat_language::lang::Locale;
 use chrono::Utc;
 use protocol::SessionId;
-use std::sync::Arc;
 
-const PASSWORD: &str = "correct horse battery staple";
+use common::console::PASSWORD;
 
 struct World {
     app: AppState,
@@ -46,37 +47,16 @@ async fn world() -> World {
 impl World {
     /// Signs a new account of `role` in; the facts its browser would send.
     async fn signed_in(&self, role: StaffRole) -> RequestFacts {
-        let staff = Staff::new(
-            self.app.store.clone(),
-            Arc::new(carechat::clock::SystemClock),
-            self.app.audit.clone(),
-            SessionPolicy::default(),
-        );
         let username = format!("user.{}", role.as_str());
-        let account = staff
-            .add(&username, &format!("Staff {role}"), role, PASSWORD)
-            .await
-            .unwrap();
-        let code = Staff::totp_now(&account.totp_secret_base32, Utc::now()).unwrap();
-        let mut facts = RequestFacts {
-            origin: Some(self.origin.clone()),
-            ..RequestFacts::default()
-        };
-        let (me, cookie) = self
-            .app
-            .console
-            .sign_in(&facts, &username, PASSWORD, &code)
-            .await
-            .unwrap();
-        let token = cookie
-            .split(';')
-            .next()
-            .and_then(|kv| kv.split_once('='))
-            .map(|(_, v)| v.to_owned())
-            .unwrap();
-        facts.session = Some(token);
-        facts.csrf = Some(me.csrf);
-        facts
+        common::console::signed_in_as(
+            &self.app.store,
+            &self.app.audit,
+            self.app.console.as_ref(),
+            &self.origin,
+            role,
+            &username,
+        )
+        .await
     }
 
     fn queue_one(&self, n: u8) -> String {

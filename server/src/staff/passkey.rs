@@ -215,11 +215,6 @@ fn storage(what: &str, e: &dyn fmt::Display) -> PasskeyError {
     PasskeyError::Storage
 }
 
-fn sign_in_storage(what: &str, e: &dyn fmt::Display) -> SignInError {
-    tracing::error!(error = %e, "could not {what}");
-    SignInError::Storage
-}
-
 /// The name as it is kept: trimmed, the default when empty.
 fn checked_name(name: &str) -> Result<String, PasskeyError> {
     let name = name.trim();
@@ -654,25 +649,16 @@ impl Staff {
     ) -> Result<Challenge, SignInError> {
         let now = self.clock.now();
         let pool = self.store.pool();
-        let address = client.map(|a| throttle::address_key(&self.store, a));
-        if let Some(key) = &address {
-            let allowed = throttle::reserve_address(pool, key, now)
-                .await
-                .map_err(|e| sign_in_storage("reserve a sign-in attempt", &e))?;
-            if !allowed {
-                self.audit_failure(None, client, AuditOutcome::Denied).await;
-                return Err(SignInError::Throttled);
-            }
-        }
+        let address = self.take_address_attempt(client, now).await?;
         let username = super::normalize_username(username);
         let subject = throttle::account_subject(&self.store, &username);
         let member_id = self
             .active_id(&username)
             .await
-            .map_err(|e| sign_in_storage("read a staff account", &e))?;
+            .map_err(|e| super::signin::storage("read a staff account", &e))?;
         if throttle::account_locked(pool, &subject, now)
             .await
-            .map_err(|e| sign_in_storage("read a sign-in lock", &e))?
+            .map_err(|e| super::signin::storage("read a sign-in lock", &e))?
         {
             self.audit_failure(member_id, client, AuditOutcome::Denied)
                 .await;
@@ -682,7 +668,7 @@ impl Staff {
             Some(id) => self
                 .stored_passkeys(id)
                 .await
-                .map_err(|e| sign_in_storage("read a staff member's passkeys", &e))?,
+                .map_err(|e| super::signin::storage("read a staff member's passkeys", &e))?,
             None => Vec::new(),
         };
         let (options, state, member_id) = if passkeys.is_empty() {
@@ -692,11 +678,11 @@ impl Staff {
             let (options, state) = rp
                 .webauthn
                 .start_passkey_authentication(&list)
-                .map_err(|e| sign_in_storage("start a passkey sign-in", &e))?;
+                .map_err(|e| super::signin::storage("start a passkey sign-in", &e))?;
             let options = serde_json::to_value(&options)
-                .map_err(|e| sign_in_storage("encode passkey options", &e))?;
-            let state =
-                serde_json::to_vec(&state).map_err(|e| sign_in_storage("encode a ceremony", &e))?;
+                .map_err(|e| super::signin::storage("encode passkey options", &e))?;
+            let state = serde_json::to_vec(&state)
+                .map_err(|e| super::signin::storage("encode a ceremony", &e))?;
             (options, state, member_id.unwrap_or_default())
         };
         let state = zeroize::Zeroizing::new(state);
@@ -710,7 +696,7 @@ impl Staff {
                 now,
             )
             .await
-            .map_err(|e| sign_in_storage("store a passkey ceremony", &e))?;
+            .map_err(|e| super::signin::storage("store a passkey ceremony", &e))?;
         Ok(Challenge {
             ceremony,
             options: options.to_string(),
@@ -756,19 +742,10 @@ impl Staff {
         let taken = self
             .take_ceremony(ceremony, SIGN_IN, now)
             .await
-            .map_err(|e| sign_in_storage("take a passkey ceremony", &e))?;
+            .map_err(|e| super::signin::storage("take a passkey ceremony", &e))?;
         let Some(taken) = taken else {
             // No ceremony to charge the attempt to: charge the address.
-            if let Some(addr) = client {
-                let key = throttle::address_key(&self.store, addr);
-                let allowed = throttle::reserve_address(pool, &key, now)
-                    .await
-                    .map_err(|e| sign_in_storage("reserve a sign-in attempt", &e))?;
-                if !allowed {
-                    self.audit_failure(None, client, AuditOutcome::Denied).await;
-                    return Err(SignInError::Throttled);
-                }
-            }
+            self.take_address_attempt(client, now).await?;
             self.audit_failure(None, client, AuditOutcome::Failure)
                 .await;
             return Err(SignInError::Refused);
@@ -776,7 +753,7 @@ impl Staff {
         let member_id = (taken.member_id > 0).then_some(taken.member_id);
         let Some(nth) = throttle::reserve_account(pool, &taken.binding, now)
             .await
-            .map_err(|e| sign_in_storage("reserve a sign-in attempt", &e))?
+            .map_err(|e| super::signin::storage("reserve a sign-in attempt", &e))?
         else {
             self.audit_failure(member_id, client, AuditOutcome::Denied)
                 .await;
@@ -809,16 +786,16 @@ impl Staff {
         };
         throttle::clear_account(pool, &taken.binding)
             .await
-            .map_err(|e| sign_in_storage("clear sign-in failures", &e))?;
+            .map_err(|e| super::signin::storage("clear sign-in failures", &e))?;
         if !taken.client_key.is_empty() {
             throttle::release_address(pool, &taken.client_key)
                 .await
-                .map_err(|e| sign_in_storage("release a sign-in attempt", &e))?;
+                .map_err(|e| super::signin::storage("release a sign-in attempt", &e))?;
         }
         let (token, csrf, hash) = self
             .create_session(member.id, now)
             .await
-            .map_err(|e| sign_in_storage("store a staff session", &e))?;
+            .map_err(|e| super::signin::storage("store a staff session", &e))?;
         let mut event = AuditEvent::new(
             Actor::Staff(member.id.to_string()),
             AuditAction::StaffSignInPasskey,

@@ -36,6 +36,31 @@ struct Candidate {
 }
 
 impl Staff {
+    /// Takes one attempt from the client address's window, for any kind
+    /// of sign-in; the address's key (to hand the attempt back on
+    /// success), or `Throttled` (audited) when none is left.
+    ///
+    /// # Errors
+    /// [`SignInError::Throttled`] or [`SignInError::Storage`].
+    pub(super) async fn take_address_attempt(
+        &self,
+        client: Option<IpAddr>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, SignInError> {
+        let Some(addr) = client else {
+            return Ok(None);
+        };
+        let key = throttle::address_key(&self.store, addr);
+        let allowed = throttle::reserve_address(self.store.pool(), &key, now)
+            .await
+            .map_err(|e| storage("reserve a sign-in attempt", &e))?;
+        if !allowed {
+            self.audit_failure(None, client, AuditOutcome::Denied).await;
+            return Err(SignInError::Throttled);
+        }
+        Ok(Some(key))
+    }
+
     /// Signs a staff member in with username, password and TOTP code.
     ///
     /// # Errors
@@ -51,16 +76,7 @@ impl Staff {
     ) -> Result<SignedIn, SignInError> {
         let now = self.clock.now();
         let pool = self.store.pool();
-        let address = client.map(|a| throttle::address_key(&self.store, a));
-        if let Some(key) = &address {
-            let allowed = throttle::reserve_address(pool, key, now)
-                .await
-                .map_err(|e| storage("reserve a sign-in attempt", &e))?;
-            if !allowed {
-                self.audit_failure(None, client, AuditOutcome::Denied).await;
-                return Err(SignInError::Throttled);
-            }
-        }
+        let address = self.take_address_attempt(client, now).await?;
         let username = super::normalize_username(username);
         let subject = throttle::account_subject(&self.store, &username);
         let candidate = self
@@ -220,7 +236,8 @@ impl Staff {
     }
 }
 
-fn storage(what: &str, e: &sqlx::Error) -> SignInError {
+/// Logs a storage failure (no secret is in `e`) and refuses the sign-in.
+pub(super) fn storage(what: &str, e: &dyn std::fmt::Display) -> SignInError {
     tracing::error!(error = %e, "could not {what}");
     SignInError::Storage
 }

@@ -227,3 +227,4 @@ pub fn say(id: &str, text: &str) -> ClientMessage {
         text: text.into(),
     }
 }
+pub mod console;
