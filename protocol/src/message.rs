@@ -95,6 +95,12 @@ pub fn read_client_message(plaintext: &[u8]) -> Result<ClientMessage, Unreadable
         #[serde(rename = "type", borrow)]
         message_type: std::borrow::Cow<'a, str>,
     }
+    // serde also reads an internally tagged enum (and a struct) from a JSON
+    // array, `["say","m1","hi"]`; the plaintext is one JSON object.
+    let json_whitespace = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    if plaintext.iter().find(|b| !json_whitespace(b)) != Some(&b'{') {
+        return Err(UnreadableMessage::NotAMessage);
+    }
     serde_json::from_slice(plaintext).map_err(|_| {
         match serde_json::from_slice::<Tagged<'_>>(plaintext) {
             Ok(tagged) if tagged.message_type == "feedback" => UnreadableMessage::Feedback,
@@ -413,6 +419,29 @@ mod tests {
                 id: "m1".into(),
                 text: "hi".into()
             })
+        );
+    }
+
+    #[test]
+    fn a_json_array_is_not_a_client_message() {
+        // Found with the `client_message` fuzz target's invariant that a
+        // message keeps its `type` tag: serde read `["say","m1","hi"]` as a
+        // `say`, and `["feedback"]` as a malformed feedback.
+        for array in [
+            r#"["say","m1","hi"]"#,
+            r#" ["end"]"#,
+            r#"["feedback","m0","up"]"#,
+            r#"["feedback"]"#,
+        ] {
+            assert_eq!(
+                read_client_message(array.as_bytes()),
+                Err(UnreadableMessage::NotAMessage),
+                "{array}"
+            );
+        }
+        assert_eq!(
+            read_client_message(b" \r\n\t{\"type\":\"end\"}"),
+            Ok(ClientMessage::End)
         );
     }
 

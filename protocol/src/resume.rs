@@ -6,9 +6,10 @@
 //! holds messages that were sent (or queued while offline) and are not yet
 //! known to have arrived.
 //!
-//! Version 1 has no acknowledgement other than `sync` at the start of a
-//! connection, so everything sent on a long-lived connection stays here until
-//! the next reconnect; the outbox is therefore bounded, and drops its oldest
+//! A `sync` may also come inside a connection (the 2026-12 clarification):
+//! it acknowledges what arrived ([`Outbox::acknowledge`]) and asks for
+//! nothing. A peer that never sends one keeps everything it was sent here
+//! until the next reconnect, so the outbox is bounded and drops its oldest
 //! entries first (the ones most likely to have arrived).
 
 use std::collections::VecDeque;
@@ -52,6 +53,15 @@ impl<T> Outbox<T> {
             .collect()
     }
 
+    /// Handles a `sync` inside a connection: forgets what the peer has
+    /// received (`seq <= last_seq_received`) and keeps the rest, in order.
+    pub fn acknowledge(&mut self, last_seq_received: Option<u64>) {
+        if let Some(last) = last_seq_received {
+            self.entries
+                .retain(|(_, seq)| !matches!(seq, Some(s) if *s <= last));
+        }
+    }
+
     /// Drops messages that no longer need delivering (for example a `say`
     /// that has been answered).
     pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
@@ -91,6 +101,18 @@ mod tests {
         let mut out = Outbox::new(8);
         out.push("welcome", Some(1));
         assert_eq!(out.take_unreceived(None), vec!["welcome"]);
+    }
+
+    #[test]
+    fn a_sync_inside_a_connection_forgets_what_arrived_and_keeps_the_rest() {
+        let mut out = Outbox::new(8);
+        out.push("a", Some(1));
+        out.push("b", Some(2));
+        out.push("queued", None);
+        out.acknowledge(None);
+        assert_eq!(out.len(), 3);
+        out.acknowledge(Some(1));
+        assert_eq!(out.take_unreceived(Some(1)), vec!["b", "queued"]);
     }
 
     #[test]

@@ -344,6 +344,23 @@ impl Session {
         Ok(plaintext)
     }
 
+    /// Opens the first frame of a new connection: its `seq` may skip ahead
+    /// of the highest accepted (never back). When it is not accepted, the
+    /// session is exactly as before, so a stranger's connection (a replayed
+    /// or forged frame) cannot disturb the connection in use.
+    ///
+    /// # Errors
+    /// As [`Self::open`].
+    pub fn open_first(&mut self, frame: &Frame) -> Result<Vec<u8>, FrameError> {
+        let before = self.at_connection_start;
+        self.at_connection_start = true;
+        let opened = self.open(frame);
+        if opened.is_err() {
+            self.at_connection_start = before;
+        }
+        opened
+    }
+
     /// Opens a frame and parses its JSON message.
     ///
     /// # Errors
@@ -389,5 +406,30 @@ mod tests {
         };
         server.begin_connection();
         assert_eq!(server.open(&beyond), Err(FrameError::Exhausted));
+    }
+
+    #[test]
+    fn a_refused_first_frame_of_a_new_connection_leaves_the_session_as_it_was() {
+        let (mut client, mut server) = pair();
+        let first = client.seal(b"{}").expect("seals");
+        let second = client.seal(b"{}").expect("seals");
+        server.open(&first).expect("opens");
+        // A stranger's connection replays the captured first frame...
+        assert_eq!(server.open_first(&first), Err(FrameError::Sequence));
+        // ...and forges one further ahead.
+        let forged = Frame {
+            seq: second.seq + 5,
+            ct: second.ct.clone(),
+        };
+        assert_eq!(server.open_first(&forged), Err(FrameError::Authentication));
+        // The connection in use carries on: its next frame is exactly +1.
+        assert_eq!(server.open(&second).expect("still in order"), b"{}");
+        let skipped = client.seal(b"{}").expect("seals");
+        let _ = client.seal(b"{}");
+        let later = client.seal(b"{}").expect("seals");
+        assert_eq!(server.open(&later), Err(FrameError::Sequence));
+        // A real new connection may skip ahead.
+        assert_eq!(server.open_first(&later).expect("opens"), b"{}");
+        assert_eq!(server.open(&skipped), Err(FrameError::Sequence));
     }
 }

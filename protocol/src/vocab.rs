@@ -79,6 +79,11 @@ codes! {
         /// A `feedback` whose fields are missing or not of the listed
         /// values (or a reason given with an `up` vote).
         InvalidFeedback = "invalid_feedback",
+        /// A `say` or `choose` faster than the session's message rate; it
+        /// was not processed (a crisis is still answered).
+        RateLimited = "rate_limited",
+        /// The session has sent as many messages as one chat may.
+        SessionFull = "session_full",
     }
 }
 
@@ -167,6 +172,9 @@ codes! {
         IdentityResendWait = "identity.resend_wait",
         /// Verification locked.
         IdentityLocked = "identity.locked",
+        /// Too many verifications or codes for now: nothing was sent; call
+        /// the clinic (the same words for a patient and a stranger).
+        IdentityLimited = "identity.limited",
         /// Verification could not be done now.
         IdentityUnavailable = "identity.unavailable",
         /// Verification stopped.

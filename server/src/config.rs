@@ -8,6 +8,14 @@
 //! Precedence, lowest first: the embedded demo clinic (or the `--config`
 //! file, which replaces it whole), then `CARECHAT_*` environment variables,
 //! then command-line flags.
+//!
+//! A valid configuration may still be unfit for real patients: [`production`]
+//! decides that (the top-level `mode`, and
+//! [`Config::production_problems`]), for `serve` and `check-config` alike.
+
+pub mod production;
+
+pub use production::{Mode, NotForProduction};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +34,11 @@ use crate::store::config::{RawStorage, StorageConfig, DATABASE_URL_ENV, MASTER_K
 /// a fresh machine with no file at all. Its FAQ is
 /// [`crate::knowledge::DEMO_KNOWLEDGE_TOML`].
 pub const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
+
+/// The configuration `carechat init` writes: production mode, with every
+/// setting a clinic must fill in marked, so `check-config` names each one
+/// until it is done.
+pub const PRODUCTION_CONFIG: &str = include_str!("../config/production.toml");
 
 /// The protocol's idle limit; configurable down, never up.
 pub const MAX_IDLE: Duration = Duration::from_secs(15 * 60);
@@ -72,6 +85,9 @@ fn invalid(setting: &'static str, problem: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// `"production"` (the default) or `"demo"`.
+    #[serde(default)]
+    mode: Mode,
     #[serde(default)]
     server: RawServer,
     #[serde(default)]
@@ -86,6 +102,8 @@ pub struct RawConfig {
     ehr: RawEhr,
     #[serde(default)]
     verification: RawVerification,
+    #[serde(default)]
+    audit: crate::audit::RawAudit,
     /// Where the FAQ comes from, decided by how the config was loaded.
     #[serde(skip)]
     knowledge_source: KnowledgeSource,
@@ -120,8 +138,11 @@ struct RawServer {
     assets_dir: Option<PathBuf>,
     #[serde(default)]
     allowed_origins: Vec<String>,
+    /// Replaced by `trusted_proxies`; kept so a config that still sets it
+    /// gets a message saying what to write instead.
+    trust_forwarded_for: Option<bool>,
     #[serde(default)]
-    trust_forwarded_for: bool,
+    trusted_proxies: Vec<String>,
     tls: Option<RawTls>,
 }
 
@@ -144,6 +165,10 @@ struct RawSessions {
 struct RawLimits {
     handshakes_per_minute: Option<u32>,
     max_sessions: Option<usize>,
+    sessions_per_address: Option<usize>,
+    connections_per_address: Option<usize>,
+    messages_per_minute: Option<u32>,
+    messages_per_session: Option<u32>,
 }
 
 /// Who the clinic is, as the chat presents it.
@@ -227,6 +252,8 @@ pub struct TlsFiles {
 /// The validated configuration the server runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Production (the default) or demo.
+    pub mode: Mode,
     /// Listen address.
     pub listen: SocketAddr,
     /// Origin browsers use to reach this server, without a trailing slash.
@@ -237,8 +264,8 @@ pub struct Config {
     pub assets_dir: PathBuf,
     /// Sites allowed to embed the chat (exact origins).
     pub allowed_origins: Vec<String>,
-    /// Whether to believe `X-Forwarded-For`.
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
     /// Serve HTTPS with these files.
     pub tls: Option<TlsFiles>,
     /// Idle session limit.
@@ -249,6 +276,15 @@ pub struct Config {
     pub handshakes_per_minute: u32,
     /// Sessions held at once.
     pub max_sessions: usize,
+    /// Sessions one client address (an IPv6 /64) may hold at once.
+    pub sessions_per_address: usize,
+    /// TCP connections one client address may hold open at once (trusted
+    /// proxies are not counted).
+    pub connections_per_address: usize,
+    /// Messages one session may send per minute (in bursts of up to this).
+    pub messages_per_minute: u32,
+    /// Messages one session may send in all.
+    pub messages_per_session: u32,
     /// The clinic.
     pub clinic: Clinic,
     /// Its FAQ.
@@ -261,6 +297,8 @@ pub struct Config {
     pub ehr: EhrConfig,
     /// Identity verification and code delivery.
     pub verification: VerificationConfig,
+    /// The audit log: anchor file, checkpoint interval, restart sweep.
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// Command-line overrides (the highest precedence).
@@ -352,17 +390,19 @@ impl RawConfig {
                 .map(str::to_owned)
                 .collect();
         }
-        if let Some(v) = env("CARECHAT_TRUST_FORWARDED_FOR") {
-            self.server.trust_forwarded_for = match v.trim() {
-                "1" | "true" | "yes" => true,
-                "0" | "false" | "no" | "" => false,
-                _ => {
-                    return Err(invalid(
-                        "CARECHAT_TRUST_FORWARDED_FOR",
-                        "must be true or false",
-                    ))
-                }
-            };
+        if env("CARECHAT_TRUST_FORWARDED_FOR").is_some() {
+            return Err(invalid(
+                "CARECHAT_TRUST_FORWARDED_FOR",
+                "is replaced by CARECHAT_TRUSTED_PROXIES: list your reverse proxies' addresses, comma-separated (e.g. \"127.0.0.1,10.0.0.0/8\")",
+            ));
+        }
+        if let Some(v) = env("CARECHAT_TRUSTED_PROXIES") {
+            self.server.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         match (env("CARECHAT_TLS_CERT"), env("CARECHAT_TLS_KEY")) {
             (Some(cert), Some(key)) => {
@@ -382,6 +422,7 @@ impl RawConfig {
         self.verification
             .apply_env(&env)
             .map_err(|(setting, problem)| invalid(setting, problem))?;
+        self.audit.apply_env(&env);
         for name in [
             MASTER_KEY_ENV,
             DATABASE_URL_ENV,
@@ -403,6 +444,18 @@ impl RawConfig {
         }
         if let Some(v) = num(&env, "CARECHAT_MAX_SESSIONS")? {
             self.limits.max_sessions = Some(v);
+        }
+        if let Some(v) = num(&env, "CARECHAT_SESSIONS_PER_ADDRESS")? {
+            self.limits.sessions_per_address = Some(v);
+        }
+        if let Some(v) = num(&env, "CARECHAT_CONNECTIONS_PER_ADDRESS")? {
+            self.limits.connections_per_address = Some(v);
+        }
+        if let Some(v) = num(&env, "CARECHAT_MESSAGES_PER_MINUTE")? {
+            self.limits.messages_per_minute = Some(v);
+        }
+        if let Some(v) = num(&env, "CARECHAT_MESSAGES_PER_SESSION")? {
+            self.limits.messages_per_session = Some(v);
         }
         Ok(())
     }
@@ -513,6 +566,55 @@ impl RawConfig {
                 "is 0, so nobody could start a chat; the default is 10000",
             ));
         }
+        let sessions_per_address = self.limits.sessions_per_address.unwrap_or(50);
+        let connections_per_address = self.limits.connections_per_address.unwrap_or(200);
+        let messages_per_minute = self.limits.messages_per_minute.unwrap_or(20);
+        let messages_per_session = self.limits.messages_per_session.unwrap_or(500);
+        for (setting, value, default) in [
+            (
+                "limits.sessions_per_address",
+                sessions_per_address as u64,
+                50,
+            ),
+            (
+                "limits.connections_per_address",
+                connections_per_address as u64,
+                200,
+            ),
+            (
+                "limits.messages_per_minute",
+                u64::from(messages_per_minute),
+                20,
+            ),
+            (
+                "limits.messages_per_session",
+                u64::from(messages_per_session),
+                500,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(
+                    setting,
+                    format!("is 0, so nobody could chat; the default is {default}"),
+                ));
+            }
+        }
+        if self.server.trust_forwarded_for.is_some() {
+            return Err(invalid(
+                "server.trust_forwarded_for",
+                "is replaced by server.trusted_proxies: list the addresses (or CIDR blocks) of the reverse proxies in front of this server, e.g. trusted_proxies = [\"127.0.0.1\"], and remove trust_forwarded_for",
+            ));
+        }
+        let mut proxies = Vec::new();
+        for text in &self.server.trusted_proxies {
+            proxies.push(crate::client_addr::AddressBlock::parse(text).ok_or_else(|| {
+                invalid(
+                    "server.trusted_proxies",
+                    format!("{text:?} is not an address or CIDR block such as \"10.0.0.7\" or \"10.0.0.0/8\""),
+                )
+            })?);
+        }
+        let trusted_proxies = crate::client_addr::TrustedProxies::new(proxies);
         let clinic = self.clinic;
         for (setting, value) in [
             ("clinic.id", &clinic.id),
@@ -569,24 +671,31 @@ impl RawConfig {
         };
         let ehr = self.ehr.validate(&base_dir).map_err(pair)?;
         let verification = self.verification.validate(env).map_err(pair)?;
+        let audit = self.audit.validate(&data_dir).map_err(pair)?;
         Ok(Config {
+            mode: self.mode,
             listen,
             public_url,
             data_dir,
             assets_dir: self.server.assets_dir.unwrap_or_else(|| "dist".into()),
             allowed_origins,
-            trust_forwarded_for: self.server.trust_forwarded_for,
+            trusted_proxies,
             tls,
             idle_timeout: Duration::from_secs(idle),
             absolute_timeout: Duration::from_secs(absolute),
             handshakes_per_minute,
             max_sessions,
+            sessions_per_address,
+            connections_per_address,
+            messages_per_minute,
+            messages_per_session,
             clinic,
             knowledge,
             timezone,
             storage,
             ehr,
             verification,
+            audit,
         })
     }
 }

@@ -6,14 +6,20 @@
 //!
 //! # Layout
 //! - [`config`]: the configuration file, environment overrides and their
-//!   validation, and the built-in demo clinic.
+//!   validation, the built-in demo clinic, and production mode (what
+//!   `serve` refuses outside demo mode).
 //! - [`server_key`]: the identity key file (generated on first start, 0600).
+//! - [`private_files`]: the data directory (0700) and the private files in
+//!   it (0600); key files others can read are refused.
+//! - [`health`]: liveness (`/healthz`) and readiness (`/readyz`: the store
+//!   and the audit log take writes).
 //! - [`transport`]: handshake, WebSocket frames, sync/resume and close codes.
 //! - [`sessions`]: live sessions and their idle/absolute limits.
 //! - [`rate_limit`]: per-address handshake limits.
 //! - [`conversation`]: what happens to each patient message, in order:
 //!   safety, consent, language, verification, understanding, answer.
-//! - [`consent`]: the consent states and the record of accepted consents.
+//! - [`consent`]: the consent states and the record of accepted consents
+//!   (in the database; an old `consent.jsonl` is imported at start-up).
 //! - [`i18n`]: the message catalog (Project Fluent), English and Spanish:
 //!   every word a patient reads, the widget's included.
 //! - [`knowledge`]: the clinic's FAQ content and its checks (from the
@@ -42,6 +48,7 @@
 
 pub mod audit;
 pub mod booking;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod consent;
@@ -49,9 +56,12 @@ pub mod console;
 pub mod conversation;
 pub mod ehr;
 pub mod handoff;
+pub mod health;
 pub mod i18n;
 pub mod identity;
+pub mod listener;
 pub mod phi;
+pub mod private_files;
 pub mod rate_limit;
 pub mod records;
 pub mod server_key;
@@ -64,8 +74,15 @@ pub mod web;
 
 pub use carechat_language::knowledge;
 
+/// Narrow entry points for the fuzz targets in `fuzz/` (see
+/// `docs/FUZZING.md`); only with the `fuzzing` feature, not an API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::ehr::fhir::fuzzing as fhir;
+}
+
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,13 +102,14 @@ use crate::sessions::{Limits, Sessions};
 use crate::store::Store;
 
 /// How often expired sessions are swept.
-const REAP_INTERVAL: Duration = Duration::from_secs(30);
+const REAP_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Everything the handlers share.
 pub struct AppState {
     /// The validated configuration.
     pub config: Config,
-    /// The identity key that signs handshakes and audit checkpoints.
+    /// The identity key that signs handshakes (audit checkpoints have a
+    /// key of their own, see [`audit`]).
     pub identity: Arc<IdentityKey>,
     /// Live sessions.
     pub sessions: Arc<Sessions>,
@@ -107,6 +125,8 @@ pub struct AppState {
     pub handoffs: Arc<handoff::Handoffs>,
     /// The staff console's backend.
     pub console: Arc<console::Backend>,
+    /// What `/readyz` checks.
+    pub readiness: health::Readiness,
 }
 
 impl AppState {
@@ -131,8 +151,32 @@ impl AppState {
         let store = Store::open(&config.storage)
             .await
             .context("cannot open the database")?;
+        // The session names every row uses, before any session exists
+        // (see store::names for why they are the process's).
+        if store::names::install(store.session_names()) == store::names::Installed::OtherKeyKept {
+            tracing::warn!("this process already names sessions under another database's key; it keeps that key");
+        }
+        // A read-only database opens and reads fine, then fails every
+        // consent and verification: refuse it now.
+        store
+            .check_writable("data_keys")
+            .await
+            .context("cannot use the database")?;
+        let ledger = ConsentLedger::new(store.clone());
+        ledger
+            .import_file(&config.data_dir)
+            .await
+            .context("the old consent ledger file cannot be moved into the database")?;
         let identity = Arc::new(identity);
-        let audit = AuditLog::new(store.clone(), identity.clone()).with_clock(clock.clone());
+        let audit = open_audit(&config, &store)?.with_clock(clock.clone());
+        audit
+            .recover(&audit::RecoveryPolicy {
+                end_sessions: config.audit.restart_ends_sessions,
+                max_session_age: config.absolute_timeout,
+                max_sessions: config.max_sessions,
+            })
+            .await
+            .context("the audit log cannot be brought up to date after the last stop")?;
         let ehr = ehr::connect(&config.ehr, clock.clone(), config.timezone)
             .context("cannot set up the EHR connection")?;
         let records = Records::new(ehr, audit.clone());
@@ -145,11 +189,16 @@ impl AppState {
         )?;
         let verifier = Verifier::new(store.clone(), verification.policy);
         let identity_check =
-            identity::Identity::new(verifier, sender, records.clone(), verification.require_mrn);
+            identity::Identity::new(verifier, sender, records.clone(), verification.require_mrn)
+                .with_limits(verification.limits);
         let sessions = Sessions::new(
             Limits {
                 idle: config.idle_timeout,
                 absolute: config.absolute_timeout,
+                unopened: Limits::UNOPENED,
+                per_address: config.sessions_per_address,
+                messages_per_minute: config.messages_per_minute,
+                messages_per_session: config.messages_per_session,
             },
             config.max_sessions,
         );
@@ -159,7 +208,7 @@ impl AppState {
             config.clinic.clone(),
             config.timezone,
             &config.knowledge,
-            ConsentLedger::new(&config.data_dir),
+            ledger,
             identity_check,
             records,
             store.clone(),
@@ -196,6 +245,7 @@ impl AppState {
             vec![config.public_url.clone()],
             config.tls.is_some(),
         );
+        let readiness = health::Readiness::new(store.clone());
         Ok(Self {
             config,
             identity,
@@ -206,18 +256,29 @@ impl AppState {
             audit,
             handoffs,
             console,
+            readiness,
         })
     }
 }
 
-/// Prepares the data directory and identity key, logging the key's public
-/// half when it is new.
+/// The audit log as `config` sets it up (signing key from the store,
+/// checkpoint interval, anchor file); for the server and the command line.
+///
+/// # Errors
+/// When the stored audit signing key cannot be used.
+pub fn open_audit(config: &Config, store: &Store) -> anyhow::Result<AuditLog> {
+    AuditLog::configured(store.clone(), &config.audit)
+        .context("the audit signing key stored in the database cannot be used")
+}
+
+/// Prepares the data directory (0700, an existing one others can read
+/// tightened) and identity key, logging the key's public half when it is
+/// new.
 ///
 /// # Errors
 /// When the data directory or key file cannot be used.
 pub fn open_identity(config: &Config) -> anyhow::Result<IdentityKey> {
-    server_key::create_private_dir(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    private_files::prepare_data_dir(&config.data_dir)?;
     let (key, generated) = server_key::load_or_generate(&config.data_dir)?;
     let public = key.public();
     if generated {
@@ -272,35 +333,15 @@ pub async fn run(
             }
         })
     };
-    let app = web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let result = if let Some(tls) = &state.config.tls {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot load TLS certificate {} and key {}",
-                    tls.cert.display(),
-                    tls.key.display()
-                )
-            })?;
-        let handle = axum_server::Handle::new();
-        let stopper = handle.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            stopper.graceful_shutdown(Some(Duration::from_secs(5)));
-        });
-        axum_server::from_tcp_rustls(listener.into_std()?, tls_config)?
-            .handle(handle)
-            .serve(app)
-            .await
-            .context("server failed")
-    } else {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server failed")
-    };
+    let cap = listener::ConnectionCap::new(
+        state.config.connections_per_address,
+        state.config.trusted_proxies.clone(),
+    );
+    let tls = state.config.tls.as_ref().map(|t| listener::Tls {
+        cert: &t.cert,
+        key: &t.key,
+    });
+    let result = listener::serve(listener, web::router(state.clone()), cap, tls, shutdown).await;
     reaper.abort();
     // Sign the chain's head, so events since the last checkpoint are
     // covered too.

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use carechat::config::{Overrides, RawConfig, DEMO_CONFIG};
+use carechat::config::{Mode, Overrides, RawConfig, PRODUCTION_CONFIG};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -23,7 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the chat (the demo clinic unless --config is given).
+    /// Serve the chat (the demo clinic unless --config is given). Outside
+    /// demo mode, refuses a configuration with demo-only parts.
     Serve {
         /// Configuration file; without it the built-in demo clinic is served.
         #[arg(long, env = "CARECHAT_CONFIG")]
@@ -41,15 +42,16 @@ enum Command {
         #[arg(long)]
         public_url: Option<String>,
         /// Also serve the demo clinic's web site on this address (another
-        /// origin, as a real clinic site would be).
+        /// origin, as a real clinic site would be). Demo mode only.
         #[arg(long)]
         demo_site: Option<String>,
         /// Folder holding the demo site.
         #[arg(long, default_value = "public/demo-site")]
         demo_site_dir: PathBuf,
     },
-    /// Write a documented configuration file to edit and generate the
-    /// identity key.
+    /// Write a production configuration file marking what to fill in (and
+    /// the demo clinic's FAQ to edit), and generate the identity key.
+    /// Never overwrites a file.
     Init {
         /// Where to write the configuration.
         #[arg(long, default_value = "carechat.toml")]
@@ -58,7 +60,8 @@ enum Command {
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,
     },
-    /// Check a configuration file and exit.
+    /// Check a configuration file and exit: fails on anything `serve` would
+    /// refuse, naming each setting to change.
     CheckConfig {
         /// The file to check.
         #[arg(long)]
@@ -187,19 +190,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let faq = config.with_file_name("faq.toml");
-            if faq.exists() {
-                anyhow::bail!("{} already exists; refusing to overwrite it", faq.display());
+            let key_file = data_dir.join(carechat::server_key::FILE_NAME);
+            for path in [&faq, &key_file] {
+                if path.exists() {
+                    anyhow::bail!(
+                        "{} already exists; refusing to overwrite it",
+                        path.display()
+                    );
+                }
             }
-            std::fs::write(&config, DEMO_CONFIG)
-                .with_context(|| format!("cannot write {}", config.display()))?;
-            std::fs::write(&faq, carechat::knowledge::DEMO_KNOWLEDGE_TOML)
-                .with_context(|| format!("cannot write {}", faq.display()))?;
-            carechat::server_key::create_private_dir(&data_dir)
-                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            write_new(&config, &init_config_text(&data_dir))?;
+            write_new(&faq, carechat::knowledge::DEMO_KNOWLEDGE_TOML)?;
+            carechat::private_files::prepare_data_dir(&data_dir)?;
             let key = carechat::server_key::generate(&data_dir)?;
             let public = key.public();
             println!(
-                "Wrote {} and {} (the demo clinic: edit both for yours).",
+                "Wrote {} (production mode: fill in every setting marked FILL IN) and {} (the demo clinic's FAQ: edit every answer for yours).",
                 config.display(),
                 faq.display()
             );
@@ -209,9 +215,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 public.key_id()
             );
             println!(
-                "Start with: carechat serve --config {} --data-dir {}",
+                "Then `carechat check-config --config {0}` names what is left, and `carechat serve --config {0}` starts.",
                 config.display(),
-                data_dir.display()
             );
             Ok(())
         }
@@ -239,9 +244,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
             } => audit_export(config.as_ref(), out.as_deref()),
         },
-        Command::CheckConfig { config } => {
-            load(Some(&config))?.validate()?;
-            println!("{}: ok", config.display());
+        Command::CheckConfig { config: path } => {
+            let config = load(Some(&path))?.validate()?;
+            config.check_production()?;
+            println!("{}: ok ({} mode)", path.display(), config.mode.as_str());
             Ok(())
         }
         Command::Serve {
@@ -271,11 +277,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect(),
             });
             let config = raw.validate()?;
+            // One decision for serve and check-config.
+            config.check_production()?;
+            if config.mode == Mode::Demo {
+                tracing::warn!("DEMO MODE: the development outbox, the demo EHR and loopback origins are allowed; never use this configuration with real patients");
+            } else if demo_site_addr.is_some() {
+                anyhow::bail!(
+                    "--demo-site serves the demo clinic's web site, which runs only in demo mode (mode = \"demo\" in the configuration); leave it out"
+                );
+            }
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(serve(config, demo_site_addr, demo_site_dir))
         }
     }
+}
+
+/// The file `init` writes: the production template with `data_dir` set to
+/// the directory given (when it can be written as TOML).
+fn init_config_text(data_dir: &std::path::Path) -> String {
+    let default = "data_dir = \"data\"";
+    match data_dir.to_str() {
+        Some(dir) if dir != "data" => PRODUCTION_CONFIG.replacen(
+            default,
+            &format!("data_dir = {}", toml::Value::String(dir.to_owned())),
+            1,
+        ),
+        _ => PRODUCTION_CONFIG.to_owned(),
+    }
+}
+
+/// Writes a new file, refusing to replace one.
+fn write_new(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| {
+            if path.exists() {
+                format!(
+                    "{} already exists; refusing to overwrite it",
+                    path.display()
+                )
+            } else {
+                format!("cannot write {}", path.display())
+            }
+        })?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -316,17 +366,12 @@ fn keys_rotate(config: Option<&PathBuf>, new_key: Option<&std::path::Path>) -> a
 fn audit_verify(config: Option<&PathBuf>) -> anyhow::Result<()> {
     let config = load(config)?.validate()?;
     let storage = &config.storage;
-    let key_file = config.data_dir.join(carechat::server_key::FILE_NAME);
-    if !key_file.exists() {
-        anyhow::bail!(
-            "no identity key at {}: checkpoints are verified with it",
-            key_file.display()
-        );
-    }
-    let (identity, _) = carechat::server_key::load_or_generate(&config.data_dir)?;
+    // Checkpoints are verified with the audit signing key, which the store
+    // keeps sealed by the master key.
     let report = runtime()?.block_on(async {
         let store = carechat::store::Store::open(storage).await?;
-        carechat::audit::verify_log(&store, &[identity.public()])
+        carechat::open_audit(&config, &store)?
+            .verify()
             .await
             .map_err(anyhow::Error::from)
     })?;
@@ -340,12 +385,16 @@ fn audit_verify(config: Option<&PathBuf>) -> anyhow::Result<()> {
     if let Some(problem) = &report.first_problem {
         println!("first bad event: {problem}");
     }
-    for problem in &report.checkpoint_problems {
+    for problem in report
+        .problems()
+        .iter()
+        .skip(usize::from(report.first_problem.is_some()))
+    {
         println!("{problem}");
     }
     match &report.first_problem {
         Some(problem) => anyhow::bail!("the audit log is not intact: {problem}"),
-        None => anyhow::bail!("the audit log's checkpoints are not intact"),
+        None => anyhow::bail!("the audit log's checkpoints or anchor are not intact"),
     }
 }
 
@@ -377,9 +426,8 @@ fn audit_export(config: Option<&PathBuf>, out: Option<&std::path::Path>) -> anyh
 /// Opens the configured store and staff accounts (for `carechat staff`).
 async fn open_staff(config: &carechat::config::Config) -> anyhow::Result<carechat::staff::Staff> {
     use std::sync::Arc;
-    let identity = Arc::new(carechat::open_identity(config)?);
     let store = carechat::store::Store::open(&config.storage).await?;
-    let audit = carechat::audit::AuditLog::new(store.clone(), identity);
+    let audit = carechat::open_audit(config, &store)?;
     Ok(carechat::staff::Staff::new(
         store,
         Arc::new(carechat::clock::SystemClock),

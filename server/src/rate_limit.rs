@@ -1,6 +1,10 @@
-//! Per-address rate limiting for handshakes: a token bucket per client
-//! address, so one browser (or one script) cannot mint sessions without
-//! bound while everyone else keeps being served.
+//! Rate limits: a token bucket per client address for handshakes, so one
+//! browser (or one script) cannot mint sessions without bound while
+//! everyone else keeps being served, and a [`MessageAllowance`] per session,
+//! so one chat cannot flood the transcript and the audit log.
+//!
+//! Addresses are counted by [`crate::client_addr::limit_key`] (an IPv6
+//! client by its /64).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -38,6 +42,7 @@ impl RateLimiter {
     /// # Errors
     /// The time until a token is available.
     pub fn check(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+        let addr = crate::client_addr::limit_key(addr);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() >= SWEEP_AT {
             let (capacity, rate) = (self.capacity, self.per_second);
@@ -63,6 +68,63 @@ impl RateLimiter {
     }
 }
 
+/// What one session may still send: a token bucket (`per_minute`, in
+/// bursts of as many) and a total for the session's life.
+#[derive(Debug, Clone)]
+pub struct MessageAllowance {
+    capacity: f64,
+    per_second: f64,
+    tokens: f64,
+    updated: Instant,
+    left_in_session: u32,
+}
+
+/// Why a message was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverAllowance {
+    /// Too many too fast; try again after this long.
+    TooFast(Duration),
+    /// The session has sent all it may.
+    SessionFull,
+}
+
+impl MessageAllowance {
+    /// A full allowance.
+    #[must_use]
+    pub fn new(per_minute: u32, per_session: u32, now: Instant) -> Self {
+        let capacity = f64::from(per_minute.max(1));
+        Self {
+            capacity,
+            per_second: capacity / 60.0,
+            tokens: capacity,
+            updated: now,
+            left_in_session: per_session,
+        }
+    }
+
+    /// Takes one message from the allowance.
+    ///
+    /// # Errors
+    /// [`OverAllowance`] when the message must be refused (nothing is
+    /// taken then).
+    pub fn take(&mut self, now: Instant) -> Result<(), OverAllowance> {
+        if self.left_in_session == 0 {
+            return Err(OverAllowance::SessionFull);
+        }
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.updated = now;
+        if self.tokens < 1.0 {
+            return Err(OverAllowance::TooFast(Duration::from_secs_f64(
+                (1.0 - self.tokens) / self.per_second,
+            )));
+        }
+        self.tokens -= 1.0;
+        self.left_in_session -= 1;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -81,5 +143,35 @@ mod tests {
         assert!(wait <= Duration::from_secs(20) && wait > Duration::ZERO);
         assert!(limiter.check(b, now).is_ok());
         assert!(limiter.check(a, now + Duration::from_secs(20)).is_ok());
+    }
+
+    #[test]
+    fn one_ipv6_64_shares_one_bucket() {
+        let limiter = RateLimiter::per_minute(2);
+        let now = Instant::now();
+        let a: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:0:1::2".parse().unwrap();
+        let other: IpAddr = "2001:db8:0:2::1".parse().unwrap();
+        assert!(limiter.check(a, now).is_ok());
+        assert!(limiter.check(b, now).is_ok());
+        assert!(limiter.check(a, now).is_err());
+        assert!(limiter.check(other, now).is_ok());
+    }
+
+    #[test]
+    fn a_session_allowance_limits_bursts_and_the_session_total() {
+        let now = Instant::now();
+        let mut allowance = MessageAllowance::new(3, 5, now);
+        for _ in 0..3 {
+            assert_eq!(allowance.take(now), Ok(()));
+        }
+        assert!(
+            matches!(allowance.take(now), Err(OverAllowance::TooFast(wait)) if wait <= Duration::from_secs(20))
+        );
+        let later = now + Duration::from_secs(40);
+        assert_eq!(allowance.take(later), Ok(()));
+        assert_eq!(allowance.take(later), Ok(()));
+        let much_later = later + Duration::from_secs(600);
+        assert_eq!(allowance.take(much_later), Err(OverAllowance::SessionFull));
     }
 }

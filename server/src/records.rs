@@ -2,6 +2,13 @@
 //! goes through [`Records`], which records its audit event (resource type
 //! and id, outcome, session, address; never a value) before returning.
 //! There is no other handle on the [`Ehr`] in the conversation.
+//!
+//! It fails closed: when an audit event cannot be written (the database
+//! is down, the disk is full, the anchor file is unwritable) the call
+//! returns [`RecordsError::NotRecorded`] and no data, with an alert in the
+//! log (no PHI); the conversation tells the patient to call the clinic.
+//! The order is always: the EHR answers, the events are recorded, then the
+//! data is returned.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,7 +25,7 @@ use crate::phi::Phi;
 /// Who is asking, for the audit log.
 #[derive(Debug, Clone)]
 pub struct Requester {
-    /// One-way digest of the session id.
+    /// The session's keyed name ([`crate::sessions::session_ref`]).
     pub session: String,
     /// The patient's address.
     pub client: Option<IpAddr>,
@@ -73,6 +80,18 @@ impl StaffRequester {
     }
 }
 
+/// Why a patient's records call gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    /// The EHR failed.
+    #[error(transparent)]
+    Ehr(#[from] EhrError),
+    /// The audit event could not be written, so nothing was returned (or,
+    /// for a write, the change is not confirmed to the patient).
+    #[error("the audit event could not be written")]
+    NotRecorded,
+}
+
 /// Why a staff lookup gave no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum StaffLookupError {
@@ -104,10 +123,26 @@ impl Records {
         &self.audit
     }
 
-    /// Records an event; a failure to record is logged (without content)
-    /// and does not hide the result from the patient.
+    /// Records an event that is not a PHI access (verification steps); a
+    /// failure to record is logged (without content) and does not stop the
+    /// chat.
     pub async fn record(&self, event: AuditEvent) {
         self.audit.record_or_log(event).await;
+    }
+
+    /// Records the event of a PHI access; the access is refused when it
+    /// cannot be.
+    async fn record_access(&self, event: AuditEvent) -> Result<(), RecordsError> {
+        match self.audit.record(event).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    "ALERT: audit event not written; the PHI access was refused"
+                );
+                Err(RecordsError::NotRecorded)
+            }
+        }
     }
 
     async fn done<T>(
@@ -116,38 +151,38 @@ impl Records {
         action: AuditAction,
         entities: &[(&str, &str)],
         result: Result<T, EhrError>,
-    ) -> Result<T, EhrError> {
+    ) -> Result<T, RecordsError> {
         match &result {
             Ok(_) => {
                 for e in entities {
-                    self.record(who.event(action, Some(*e), AuditOutcome::Success))
-                        .await;
+                    self.record_access(who.event(action, Some(*e), AuditOutcome::Success))
+                        .await?;
                 }
             }
             Err(EhrError::Unavailable(why)) => {
                 tracing::warn!(reason = %why, "EHR unavailable");
                 let entity = entities.first().copied();
-                self.record(who.event(AuditAction::EhrError, entity, AuditOutcome::Error))
-                    .await;
+                self.record_access(who.event(AuditAction::EhrError, entity, AuditOutcome::Error))
+                    .await?;
             }
             Err(_) => {
                 let entity = entities.first().copied();
-                self.record(who.event(action, entity, AuditOutcome::Failure))
-                    .await;
+                self.record_access(who.event(action, entity, AuditOutcome::Failure))
+                    .await?;
             }
         }
-        result
+        result.map_err(RecordsError::from)
     }
 
     /// Looks a patient up by the details they typed.
     ///
     /// # Errors
-    /// As [`Ehr::find_patient`].
+    /// As [`Ehr::find_patient`]; [`RecordsError::NotRecorded`].
     pub async fn find_patient(
         &self,
         who: &Requester,
         query: &PatientQuery,
-    ) -> Result<Option<PatientMatch>, EhrError> {
+    ) -> Result<Option<PatientMatch>, RecordsError> {
         let result = self.ehr.find_patient(query).await;
         match &result {
             Ok(Some(p)) => {
@@ -158,9 +193,9 @@ impl Records {
             // A search that matched nobody is recorded too (one event either
             // way, so both take the same time).
             Ok(None) => {
-                self.record(who.event(AuditAction::PhiRead, None, AuditOutcome::Failure))
-                    .await;
-                result
+                self.record_access(who.event(AuditAction::PhiRead, None, AuditOutcome::Failure))
+                    .await?;
+                Ok(None)
             }
             Err(_) => self.done(who, AuditAction::PhiRead, &[], result).await,
         }
@@ -204,13 +239,13 @@ impl Records {
     /// The patient's upcoming appointments.
     ///
     /// # Errors
-    /// As [`Ehr::upcoming_appointments`].
+    /// As [`Ehr::upcoming_appointments`]; [`RecordsError::NotRecorded`].
     pub async fn upcoming(
         &self,
         who: &Requester,
         patient: &PatientId,
         now: DateTime<Utc>,
-    ) -> Result<Phi<Vec<Appointment>>, EhrError> {
+    ) -> Result<Phi<Vec<Appointment>>, RecordsError> {
         let result = self.ehr.upcoming_appointments(patient, now).await;
         self.read_list(who, patient, "Appointment", result, |a| &a.id)
             .await
@@ -225,7 +260,7 @@ impl Records {
         resource_type: &str,
         result: Result<Vec<T>, EhrError>,
         id: impl Fn(&T) -> &String,
-    ) -> Result<Phi<Vec<T>>, EhrError> {
+    ) -> Result<Phi<Vec<T>>, RecordsError> {
         let ids: Vec<String> = result
             .as_ref()
             .map(|list| list.iter().map(|item| id(item).clone()).collect())
@@ -256,13 +291,13 @@ impl Records {
     /// Books a slot.
     ///
     /// # Errors
-    /// As [`Ehr::book`].
+    /// As [`Ehr::book`]; [`RecordsError::NotRecorded`].
     pub async fn book(
         &self,
         who: &Requester,
         patient: &PatientId,
         slot_id: &str,
-    ) -> Result<Phi<Appointment>, EhrError> {
+    ) -> Result<Phi<Appointment>, RecordsError> {
         let result = self.ehr.book(patient, slot_id).await;
         let id = result.as_ref().map(|a| a.id.clone()).unwrap_or_default();
         let entity = if id.is_empty() {
@@ -278,13 +313,13 @@ impl Records {
     /// Cancels an appointment.
     ///
     /// # Errors
-    /// As [`Ehr::cancel`].
+    /// As [`Ehr::cancel`]; [`RecordsError::NotRecorded`].
     pub async fn cancel(
         &self,
         who: &Requester,
         patient: &PatientId,
         appointment_id: &str,
-    ) -> Result<(), EhrError> {
+    ) -> Result<(), RecordsError> {
         let result = self.ehr.cancel(patient, appointment_id).await;
         self.done(
             who,
@@ -298,14 +333,14 @@ impl Records {
     /// Moves an appointment to another slot.
     ///
     /// # Errors
-    /// As [`Ehr::reschedule`].
+    /// As [`Ehr::reschedule`]; [`RecordsError::NotRecorded`].
     pub async fn reschedule(
         &self,
         who: &Requester,
         patient: &PatientId,
         appointment_id: &str,
         slot_id: &str,
-    ) -> Result<Phi<Appointment>, EhrError> {
+    ) -> Result<Phi<Appointment>, RecordsError> {
         let result = self.ehr.reschedule(patient, appointment_id, slot_id).await;
         let new_id = result.as_ref().map(|a| a.id.clone()).unwrap_or_default();
         let mut entities = vec![("Appointment", appointment_id)];
@@ -320,12 +355,12 @@ impl Records {
     /// Lab order status.
     ///
     /// # Errors
-    /// As [`Ehr::lab_orders`].
+    /// As [`Ehr::lab_orders`]; [`RecordsError::NotRecorded`].
     pub async fn lab_orders(
         &self,
         who: &Requester,
         patient: &PatientId,
-    ) -> Result<Phi<Vec<LabOrder>>, EhrError> {
+    ) -> Result<Phi<Vec<LabOrder>>, RecordsError> {
         let result = self.ehr.lab_orders(patient).await;
         self.read_list(who, patient, "ServiceRequest", result, |o| &o.id)
             .await
@@ -334,12 +369,12 @@ impl Records {
     /// Refill status.
     ///
     /// # Errors
-    /// As [`Ehr::refills`].
+    /// As [`Ehr::refills`]; [`RecordsError::NotRecorded`].
     pub async fn refills(
         &self,
         who: &Requester,
         patient: &PatientId,
-    ) -> Result<Phi<Vec<Refill>>, EhrError> {
+    ) -> Result<Phi<Vec<Refill>>, RecordsError> {
         let result = self.ehr.refills(patient).await;
         self.read_list(who, patient, "MedicationRequest", result, |r| &r.id)
             .await

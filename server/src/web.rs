@@ -1,6 +1,7 @@
 //! Everything the server answers over plain HTTP besides the protocol: the
 //! loader script, the embed page the iframe opens, the widget's static
-//! files, `/healthz`, the security headers on every response, and the demo
+//! files, `/healthz` (liveness) and `/readyz` (readiness, see
+//! [`crate::health`]), the security headers on every response, and the demo
 //! clinic web site used by the quick start and the end-to-end tests.
 //!
 //! The embed page is the one HTML page on the CareChat origin. It carries the
@@ -53,7 +54,10 @@ pub fn router(app: Arc<AppState>) -> Router {
     let assets = ServeDir::new(&app.config.assets_dir).append_index_html_on_directories(false);
     let limited = Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/widget.js", get(loader))
+        .route("/widget/pin.json", get(loader_pin_json))
+        .route("/widget/{file}", get(pinned_loader))
         .route("/embed", get(embed))
         .route("/v1/identity", get(transport::identity))
         .route("/v1/ws", get(transport::websocket))
@@ -87,6 +91,18 @@ pub fn router(app: Arc<AppState>) -> Router {
 
 async fn healthz() -> Response {
     axum::Json(serde_json::json!({ "status": "ok" })).into_response()
+}
+
+/// `GET /readyz`: 200 when the store and audit log take writes, else 503
+/// naming the failing parts (no reasons: those are logged).
+async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+    let report = app.readiness.check().await;
+    let status = if report.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(report.to_json())).into_response()
 }
 
 async fn not_found() -> Response {
@@ -135,12 +151,51 @@ async fn security_headers(
     response
 }
 
-/// `GET /widget.js`: loaded cross-origin by clinic pages.
-async fn loader() -> Response {
+/// The loader's pin: a content-addressed path and its Subresource
+/// Integrity value, so a clinic page can load exactly this loader and no
+/// other (`<script src=… integrity=… crossorigin="anonymous">`).
+pub struct LoaderPin {
+    /// `/widget/<first 16 hex digits of its SHA-384>.js`.
+    pub path: String,
+    /// `sha384-<base64>`.
+    pub integrity: String,
+}
+
+/// The pin of the loader this server serves.
+#[must_use]
+pub fn loader_pin() -> LoaderPin {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha384::digest(LOADER_JS.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    LoaderPin {
+        path: format!("/widget/{hex}.js"),
+        integrity: format!(
+            "sha384-{}",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        ),
+    }
+}
+
+/// The `<script>` tag a clinic's web team pastes, pinned to this loader.
+#[must_use]
+pub fn embed_snippet(config: &crate::config::Config) -> String {
+    let pin = loader_pin();
+    format!(
+        "<script src=\"{}{}\" integrity=\"{}\" crossorigin=\"anonymous\" data-clinic=\"{}\" async></script>",
+        config.public_url, pin.path, pin.integrity, config.clinic.id
+    )
+}
+
+/// The loader with the headers a cross-origin, integrity-checked script
+/// needs: CORS for everyone (it is public and carries no credentials), and
+/// a cross-origin resource policy that lets any page load it.
+fn loader_response(cache: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::CACHE_CONTROL, cache),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
             (
                 HeaderName::from_static("cross-origin-resource-policy"),
                 "cross-origin",
@@ -149,6 +204,39 @@ async fn loader() -> Response {
         LOADER_JS,
     )
         .into_response()
+}
+
+/// `GET /widget.js`: the current loader, under a short cache.
+async fn loader() -> Response {
+    loader_response("public, max-age=300")
+}
+
+/// `GET /widget/<digest>.js`: this exact loader, cached for good; another
+/// digest (a loader this server no longer serves) is 404, so a pinned page
+/// never runs a loader it did not pin.
+async fn pinned_loader(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    if format!("/widget/{file}") == loader_pin().path {
+        loader_response("public, max-age=31536000, immutable")
+    } else {
+        not_found().await
+    }
+}
+
+/// `GET /widget/pin.json`: the pinned path and integrity value, for web
+/// teams' build tooling.
+async fn loader_pin_json(State(app): State<Arc<AppState>>) -> Response {
+    let pin = loader_pin();
+    let mut response = axum::Json(serde_json::json!({
+        "src": format!("{}{}", app.config.public_url, pin.path),
+        "integrity": pin.integrity,
+        "snippet": embed_snippet(&app.config),
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
 }
 
 #[derive(Deserialize)]

@@ -1,59 +1,532 @@
 //! The `carechat` binary as an administrator uses it: `init`,
-//! `check-config`, a broken config file, and TLS.
+//! `check-config`, a broken config file, TLS, and what `serve` refuses:
+//! demo-only parts outside demo mode, secrets others can read or that would
+//! travel in clear, a missing master key and a read-only database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn carechat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_carechat"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_carechat"));
+    for name in [
+        "CARECHAT_CONFIG",
+        "CARECHAT_DATA_DIR",
+        "CARECHAT_DATABASE_URL",
+        "CARECHAT_MASTER_KEY",
+        "CARECHAT_SMS_AUTH_TOKEN",
+        "CARECHAT_ALLOWED_ORIGINS",
+        "CARECHAT_PUBLIC_URL",
+        "CARECHAT_VERIFICATION_DELIVERY",
+    ] {
+        command.env_remove(name);
+    }
+    command.env("CARECHAT_LOG", "warn");
+    command
+}
+
+/// Runs `command` to its end, failing the test if it is still running after
+/// a minute (a `serve` that should have refused to start).
+fn run_to_exit(command: &mut Command) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "still running after a minute: {}",
+                std::fs::read_to_string(&err).unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: std::fs::read(&out).unwrap(),
+        stderr: std::fs::read(&err).unwrap(),
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn check_config(config: &Path) -> Output {
+    run_to_exit(
+        carechat()
+            .args(["check-config", "--config"])
+            .arg(config)
+            .env("CARECHAT_SMS_AUTH_TOKEN", "test-token"),
+    )
+}
+
+fn serve(config: &Path) -> Output {
+    run_to_exit(
+        carechat()
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env("CARECHAT_SMS_AUTH_TOKEN", "test-token"),
+    )
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Replaces `from` with `to` at the start of the first line that starts
+/// with it (so never in a comment that mentions the setting).
+fn edit(text: &str, from: &str, to: &str) -> String {
+    let at = if text.starts_with(from) {
+        0
+    } else {
+        text.find(&format!("\n{from}"))
+            .unwrap_or_else(|| panic!("no line starts with {from:?}"))
+            + 1
+    };
+    format!("{}{to}{}", &text[..at], &text[at + from.len()..])
+}
+
+/// The file `carechat init` writes, filled in as a clinic would: its web
+/// site, its details, its FHIR server and SMS delivery.
+fn fill_in(template: &str) -> String {
+    let mut text = template.to_owned();
+    for (from, to) in [
+        (
+            "# public_url = \"https://chat.clinic.example\"",
+            "public_url = \"https://chat.clinic.example\"",
+        ),
+        (
+            "allowed_origins = [\"http://localhost:8081\"]",
+            "allowed_origins = [\"https://www.clinic.example\"]",
+        ),
+        (
+            "name = \"FILL IN: the clinic's name\"",
+            "name = \"Lakeside Clinic\"",
+        ),
+        (
+            "phone = \"FILL IN: the clinic's phone number\"",
+            "phone = \"(555) 010-2000\"",
+        ),
+        (
+            "disclaimer = \"\"\"FILL IN: the notice",
+            "disclaimer = \"\"\"The notice",
+        ),
+        ("kind = \"demo\"", "kind = \"fhir\""),
+        ("# [ehr.fhir]", "[ehr.fhir]"),
+        ("# base_url = ", "base_url = "),
+        ("# token_url = ", "token_url = "),
+        ("# client_id = ", "client_id = "),
+        ("# private_key_file = ", "private_key_file = "),
+        ("# key_id = ", "key_id = "),
+        ("# algorithm = ", "algorithm = "),
+        ("delivery = \"outbox\"", "delivery = \"sms\""),
+        ("# [verification.sms]", "[verification.sms]"),
+        (
+            "# api_base_url = \"https://api.twilio.com\"   # https only",
+            "api_base_url = \"https://api.twilio.com\"",
+        ),
+        ("# account_sid = ", "account_sid = "),
+        ("# from = ", "from = "),
+    ] {
+        text = edit(&text, from, to);
+    }
+    text
+}
+
+/// A clinic's folder: a configuration fit for production (the init file
+/// filled in, data in `data/`), its FAQ and its EHR key (0600).
+struct Clinic {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    text: String,
+}
+
+impl Clinic {
+    fn new() -> Self {
+        use p384::pkcs8::EncodePrivateKey as _;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("carechat.toml");
+        std::fs::write(
+            dir.path().join("faq.toml"),
+            carechat::knowledge::DEMO_KNOWLEDGE_TOML,
+        )
+        .unwrap();
+        let key = p384::SecretKey::random(&mut rand_core::OsRng)
+            .to_pkcs8_pem(p384::pkcs8::LineEnding::LF)
+            .unwrap();
+        let key_file = dir.path().join("ehr-key.pem");
+        std::fs::write(&key_file, key.as_bytes()).unwrap();
+        #[cfg(unix)]
+        set_mode(&key_file, 0o600);
+        let data = dir.path().join("data").display().to_string();
+        let text = edit(
+            &fill_in(carechat::config::PRODUCTION_CONFIG),
+            "data_dir = \"data\"",
+            &format!("data_dir = {data:?}"),
+        );
+        std::fs::write(&config, &text).unwrap();
+        Self { dir, config, text }
+    }
+
+    /// Rewrites the configuration with one change.
+    fn with(&self, from: &str, to: &str) -> &Self {
+        std::fs::write(&self.config, edit(&self.text, from, to)).unwrap();
+        self
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+/// Asserts `serve` and `check-config` both refuse the clinic's current
+/// configuration with every one of `words` in the message, starting
+/// nothing.
+fn both_refuse(clinic: &Clinic, words: &[&str]) {
+    for run in [check_config, serve] {
+        let out = run(&clinic.config);
+        assert!(!out.status.success(), "accepted");
+        let text = stderr(&out);
+        for word in words {
+            assert!(text.contains(word), "{word:?} missing from: {text}");
+        }
+    }
+    assert!(!clinic.data_dir().exists(), "nothing was started");
 }
 
 #[test]
-fn init_writes_a_config_that_checks_and_a_private_key_file() {
+fn init_writes_a_production_config_that_names_what_to_fill_in() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("carechat.toml");
     let data = dir.path().join("data");
-    let out = carechat()
-        .args(["init", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let init = || {
+        run_to_exit(
+            carechat()
+                .args(["init", "--config"])
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(&data),
+        )
+    };
+    let out = init();
+    assert!(out.status.success(), "{}", stderr(&out));
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(data.join("identity.key"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("identity.key")), 0o600);
     }
-    let out = carechat()
-        .args(["check-config", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.contains("mode = \"production\""), "{written}");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        written.contains(&format!("data_dir = {:?}", data.display().to_string())),
+        "{written}"
     );
-    // init never overwrites.
-    let out = carechat()
-        .args(["init", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
+    // Every setting still to fill in is named, by check-config and serve.
+    for run in [check_config, serve] {
+        let out = run(&config);
+        assert!(!out.status.success());
+        let text = stderr(&out);
+        for setting in [
+            "server.public_url",
+            "server.allowed_origins",
+            "clinic.name",
+            "clinic.phone",
+            "clinic.disclaimer",
+            "ehr.kind",
+            "verification.delivery",
+            "mode = \"demo\"",
+        ] {
+            assert!(text.contains(setting), "{setting} missing from: {text}");
+        }
+    }
+    // Filled in, it passes.
+    use p384::pkcs8::EncodePrivateKey as _;
+    let key = p384::SecretKey::random(&mut rand_core::OsRng)
+        .to_pkcs8_pem(p384::pkcs8::LineEnding::LF)
         .unwrap();
+    let key_file = dir.path().join("ehr-key.pem");
+    std::fs::write(&key_file, key.as_bytes()).unwrap();
+    #[cfg(unix)]
+    set_mode(&key_file, 0o600);
+    std::fs::write(&config, fill_in(&written)).unwrap();
+    let out = check_config(&config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (production mode)"));
+    // init never overwrites.
+    let out = init();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+    assert!(stderr(&out).contains("refusing to overwrite"));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), fill_in(&written));
+}
+
+#[test]
+fn serve_refuses_the_development_outbox_outside_demo_mode() {
+    let clinic = Clinic::new();
+    let out = check_config(&clinic.config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    clinic.with("delivery = \"sms\"", "delivery = \"outbox\"");
+    both_refuse(
+        &clinic,
+        &["verification.delivery: is \"outbox\"", "dev-outbox.jsonl"],
+    );
+    // Left out, the outbox is the default: refused all the same.
+    clinic.with("delivery = \"sms\"", "");
+    both_refuse(&clinic, &["verification.delivery"]);
+    // Chosen in the file, demo mode allows it.
+    let demo = edit(&clinic.text, "delivery = \"sms\"", "delivery = \"outbox\"");
+    std::fs::write(
+        &clinic.config,
+        edit(&demo, "mode = \"production\"", "mode = \"demo\""),
+    )
+    .unwrap();
+    let out = check_config(&clinic.config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("demo mode"));
+}
+
+#[test]
+fn serve_refuses_the_demo_ehr_outside_demo_mode() {
+    let clinic = Clinic::new();
+    clinic.with("kind = \"fhir\"", "kind = \"demo\"");
+    both_refuse(&clinic, &["ehr.kind: is \"demo\"", "kind = \"fhir\""]);
+}
+
+#[test]
+fn serve_refuses_loopback_only_allowed_origins_outside_demo_mode() {
+    let clinic = Clinic::new();
+    clinic.with(
+        "allowed_origins = [\"https://www.clinic.example\"]",
+        "allowed_origins = [\"http://127.0.0.1:8081\", \"http://localhost:8081\"]",
+    );
+    both_refuse(
+        &clinic,
+        &["server.allowed_origins: lists only loopback origins"],
+    );
+    // Nor does the demo clinic's web site run outside demo mode.
+    std::fs::write(&clinic.config, &clinic.text).unwrap();
+    let out = run_to_exit(
+        carechat()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--demo-site",
+                "127.0.0.1:0",
+            ])
+            .arg("--config")
+            .arg(&clinic.config)
+            .env("CARECHAT_SMS_AUTH_TOKEN", "test-token"),
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--demo-site"), "{}", stderr(&out));
+    assert!(!clinic.data_dir().exists());
+}
+
+#[test]
+fn serve_refuses_a_plain_http_public_url_outside_demo_mode() {
+    let clinic = Clinic::new();
+    clinic.with(
+        "public_url = \"https://chat.clinic.example\"",
+        "public_url = \"http://chat.clinic.example\"",
+    );
+    both_refuse(&clinic, &["server.public_url", "plain http"]);
+}
+
+#[test]
+fn an_http_sms_api_url_is_refused() {
+    let clinic = Clinic::new();
+    let http = "api_base_url = \"https://api.twilio.com\"";
+    // Plain http to another host: refused in any mode.
+    clinic.with(http, "api_base_url = \"http://api.twilio.com\"");
+    both_refuse(
+        &clinic,
+        &["verification.sms.api_base_url", "plain http", "auth token"],
+    );
+    let demo = edit(&clinic.text, "mode = \"production\"", "mode = \"demo\"");
+    std::fs::write(
+        &clinic.config,
+        edit(&demo, http, "api_base_url = \"http://api.twilio.com\""),
+    )
+    .unwrap();
+    let out = check_config(&clinic.config);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("verification.sms.api_base_url"));
+    // To a test server on this machine: only in demo mode.
+    clinic.with(http, "api_base_url = \"http://127.0.0.1:9\"");
+    both_refuse(&clinic, &["verification.sms.api_base_url", "plain http"]);
+    std::fs::write(
+        &clinic.config,
+        edit(&demo, http, "api_base_url = \"http://127.0.0.1:9\""),
+    )
+    .unwrap();
+    let out = check_config(&clinic.config);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_group_readable_ehr_key_is_refused() {
+    let clinic = Clinic::new();
+    let key = clinic.dir.path().join("ehr-key.pem");
+    set_mode(&key, 0o640);
+    both_refuse(
+        &clinic,
+        &[
+            "ehr.fhir.private_key_file",
+            &key.display().to_string(),
+            "chmod 600",
+        ],
+    );
+    set_mode(&key, 0o600);
+    let out = check_config(&clinic.config);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_existing_data_directory_is_tightened_to_0700() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    set_mode(&data, 0o755);
+    let port = free_port();
+    let err = dir.path().join("err");
+    let mut child = carechat()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let mut ready = None;
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{status}: {}", std::fs::read_to_string(&err).unwrap());
+        }
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await {
+            ready = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ready = ready.expect("no answer");
+    let status = ready.status();
+    let body = ready.text().await.unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, r#"{"status":"ready"}"#);
+    assert_eq!(mode(&data), 0o700);
+    for key in ["identity.key", "master.key"] {
+        assert_eq!(mode(&data.join(key)), 0o600, "{key}");
+    }
+    let log = std::fs::read_to_string(&err).unwrap();
+    assert!(log.contains("tightened it to 0700"), "{log}");
+}
+
+/// A data directory whose database holds data, made by the library.
+async fn data_dir_with_a_database() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = carechat::store::RawStorage::default()
+        .validate(dir.path(), |_| None)
+        .unwrap();
+    let store = carechat::store::Store::open(&storage).await.unwrap();
+    store.pool().close().await;
+    dir
+}
+
+#[tokio::test]
+async fn a_missing_master_key_is_an_error_that_says_so() {
+    let dir = data_dir_with_a_database().await;
+    let key = dir.path().join("master.key");
+    std::fs::remove_file(&key).unwrap();
+    for args in [
+        &["serve", "--listen", "127.0.0.1:0"][..],
+        &["staff", "list"],
+    ] {
+        let out = run_to_exit(carechat().args(args).env("CARECHAT_DATA_DIR", dir.path()));
+        assert!(!out.status.success(), "{args:?} started without its key");
+        let text = stderr(&out);
+        assert!(
+            text.contains(&format!("the master key file {} is missing", key.display()))
+                && text.contains("restore"),
+            "{text}"
+        );
+        assert!(!key.exists(), "no new key replaces the missing one");
+    }
+}
+
+#[tokio::test]
+async fn a_read_only_database_is_refused_at_start() {
+    let dir = data_dir_with_a_database().await;
+    let db = dir.path().join("carechat.db");
+    let read_only = format!("sqlite://{}?mode=ro", db.display());
+    let out = run_to_exit(
+        carechat()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CARECHAT_DATA_DIR", dir.path())
+            .env("CARECHAT_DATABASE_URL", &read_only),
+    );
+    assert!(!out.status.success(), "a read-only database was served");
+    let text = stderr(&out);
+    assert!(
+        text.contains("the database cannot be written") && text.contains("mode=ro"),
+        "{text}"
+    );
+    // A database file the server's user cannot write (not testable as
+    // root, who writes it anyway).
+    #[cfg(unix)]
+    {
+        set_mode(&db, 0o444);
+        if std::fs::OpenOptions::new().append(true).open(&db).is_err() {
+            let out = run_to_exit(
+                carechat()
+                    .args(["serve", "--listen", "127.0.0.1:0"])
+                    .env("CARECHAT_DATA_DIR", dir.path()),
+            );
+            assert!(!out.status.success());
+            assert!(
+                stderr(&out).contains("cannot be written"),
+                "{}",
+                stderr(&out)
+            );
+        }
+        set_mode(&db, 0o600);
+    }
 }
 
 #[test]

@@ -222,4 +222,17 @@ async fn the_development_outbox_writes_one_line_per_code() {
         !text.contains("2025550101"),
         "the outbox keeps only the last digits"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(outbox.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "only the server's user reads the codes"
+        );
+    }
 }

@@ -11,9 +11,10 @@
 //! `fhir.resources`: `scripts/setup` installs all three.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -822,6 +823,12 @@ async fn a_slow_server_is_unavailable_within_the_time_out() {
         Arc::new(SystemClock),
     )
     .unwrap();
+    // A token first, so what times out below is the FHIR request itself.
+    assert!(ehr
+        .find_patient(&query("1984-03-02", "Sample", None))
+        .await
+        .unwrap()
+        .is_some());
     server.admin(json!({"delayMs": 4000})).await;
     let started = Instant::now();
     let result = ehr.find_patient(&query("1984-03-02", "Sample", None)).await;
@@ -919,4 +926,141 @@ async fn an_rs384_client_is_accepted_by_a_server_that_registered_its_rsa_key() {
     let stats = server.stats().await;
     assert_eq!(stats["tokensGranted"], 1, "{stats}");
     assert_eq!(stats["assertionsRejected"], 0, "{stats}");
+}
+
+/// A token endpoint that accepts every connection, reads the request and
+/// never answers; the count of token requests it has read.
+fn hung_token_endpoint() -> (u16, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let counted = Arc::clone(&counted);
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if seen.starts_with(b"POST /oauth2/token ") {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                // Hold the connection, silent, until the client gives up.
+                while matches!(socket.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    (port, requests)
+}
+
+/// Issue 9 finding 15: one lock was held across the EHR token request, so
+/// eleven patients verifying at once while the EHR hung waited 46-66 s, one
+/// time-out after another. Now the ten callers below share one token
+/// request and are all told the EHR is unavailable when it times out.
+#[tokio::test]
+async fn a_hung_token_endpoint_fails_ten_verifying_patients_together_not_in_line() {
+    let (port, requests) = hung_token_endpoint();
+    let key_pem = p384::SecretKey::random(&mut rand_core::OsRng)
+        .to_pkcs8_pem(LineEnding::LF)
+        .unwrap();
+    let mut config = FhirConfig::new(
+        format!("http://127.0.0.1:{port}/fhir/R4").parse().unwrap(),
+        format!("http://127.0.0.1:{port}/oauth2/token")
+            .parse()
+            .unwrap(),
+        CLIENT_ID,
+        KEY_ID,
+        SigningAlgorithm::Es384,
+        &key_pem,
+    )
+    .unwrap();
+    // The attacker's set-up: 2-second time-outs, two retries.
+    config.timeout = Duration::from_secs(2);
+    config.token_timeout = Duration::from_secs(2);
+    config.retries = 2;
+    let timeout = config.token_timeout;
+    let ehr = Arc::new(FhirEhr::new(&config, Arc::new(SystemClock)).unwrap());
+    let started = Instant::now();
+    let mut patients = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let ehr = Arc::clone(&ehr);
+        patients.spawn(async move {
+            let result = ehr.find_patient(&query("1984-03-02", "Sample", None)).await;
+            (result.map(|_| ()), started.elapsed())
+        });
+    }
+    let mut waits = Vec::new();
+    while let Some(joined) = patients.join_next().await {
+        let (result, waited) = joined.unwrap();
+        let Err(EhrError::Unavailable(message)) = &result else {
+            panic!("{result:?}");
+        };
+        assert!(message.contains("timed out"), "{message}");
+        assert!(!message.contains("127.0.0.1"), "{message}");
+        assert!(waited < timeout + Duration::from_millis(500), "{waited:?}");
+        waits.push(waited);
+    }
+    let total = started.elapsed();
+    eprintln!(
+        "hung token endpoint: 10 callers failed after {:?}..{:?}, all within {total:?}; {} token request(s)",
+        waits.iter().min().unwrap(),
+        waits.iter().max().unwrap(),
+        requests.load(Ordering::SeqCst)
+    );
+    assert_eq!(waits.len(), 10);
+    assert!(total < 2 * timeout, "{total:?}");
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "one shared request");
+    // A patient arriving within the backoff is told at once, and the dead
+    // EHR is not asked again.
+    let at_once = Instant::now();
+    let result = ehr.find_patient(&query("1984-03-02", "Sample", None)).await;
+    assert!(
+        matches!(result, Err(EhrError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(
+        at_once.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        at_once.elapsed()
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_failed_token_request_is_retried_after_the_backoff_once_the_ehr_recovers() {
+    let server = FhirServer::start();
+    let clinic = seed_clinic(&server).await;
+    let mut config = server.config(Duration::from_secs(5), 0);
+    config.token_timeout = Duration::from_secs(1);
+    let ehr = FhirEhr::new(&config, Arc::new(SystemClock)).unwrap();
+    server.admin(json!({"delayMs": 3000})).await;
+    let started = Instant::now();
+    let result = ehr.refills(&clinic.morgan).await;
+    let Err(EhrError::Unavailable(message)) = &result else {
+        panic!("{result:?}");
+    };
+    assert!(message.contains("timed out"), "{message}");
+    let failed_after = started.elapsed();
+    assert!(
+        failed_after < Duration::from_millis(1500),
+        "{failed_after:?}"
+    );
+    server.admin(json!({"delayMs": 0})).await;
+    // Within the backoff: the same answer at once.
+    let at_once = Instant::now();
+    assert!(matches!(
+        ehr.refills(&clinic.morgan).await,
+        Err(EhrError::Unavailable(_))
+    ));
+    assert!(at_once.elapsed() < Duration::from_millis(200));
+    // After it, the next call asks again and the EHR, back, answers.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let refills = ehr.refills(&clinic.morgan).await.unwrap();
+    assert_eq!(refills.len(), 2);
+    eprintln!("token request timed out after {failed_after:?}; recovered after the backoff");
 }

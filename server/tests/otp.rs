@@ -19,6 +19,7 @@ on_both_backends!(
     racing_guesses_cannot_exceed_the_attempts_per_code,
     codes_expire_are_single_use_and_resends_wait,
     decoys_take_the_same_steps_and_no_code_opens_them,
+    wrong_codes_bring_growing_waits_then_a_lockout_only_front_desk_ends,
 );
 
 fn policy() -> OtpPolicy {
@@ -263,5 +264,70 @@ async fn decoys_take_the_same_steps_and_no_code_opens_them(db: Db) {
             Check::Wrong { left: 1 },
             Check::Spent
         ]
+    );
+}
+
+/// Five wrong entries on one fresh code.
+async fn five_wrong(
+    verifier: &Verifier,
+    subject: &carechat::identity::otp::Subject,
+    now: chrono::DateTime<Utc>,
+) -> Vec<Check> {
+    let issued = verifier.issue(subject, true, now).await.unwrap().unwrap();
+    let code = issued.code.unwrap();
+    let mut results = Vec::new();
+    for guess in guesses(code.digits()).take(5) {
+        results.push(
+            verifier
+                .check(subject, &issued.challenge, &guess, now)
+                .await
+                .unwrap(),
+        );
+    }
+    results
+}
+
+async fn wrong_codes_bring_growing_waits_then_a_lockout_only_front_desk_ends(db: Db) {
+    let store = Store::open(&db.config()).await.unwrap();
+    let verifier = Verifier::new(store.clone(), policy());
+    let subject = verifier.patient_subject("Patient/p-4");
+    let mut now = t0();
+    let mut waits = Vec::new();
+    // Ten wrong entries (two codes) at a time, each time the wait is over.
+    for _ in 0..10 {
+        assert!(!five_wrong(&verifier, &subject, now)
+            .await
+            .contains(&Check::Locked));
+        now += policy().resend_cooldown;
+        let last = five_wrong(&verifier, &subject, now).await;
+        assert_eq!(last.last(), Some(&Check::Locked));
+        // How long until a code can be issued again (within a day).
+        let locked_at = now;
+        let mut probe = now;
+        while probe - locked_at <= Duration::hours(25) {
+            if verifier.issue(&subject, true, probe).await.unwrap().is_ok() {
+                break;
+            }
+            probe += Duration::minutes(5);
+        }
+        waits.push((probe - locked_at).num_minutes());
+        now = probe + policy().resend_cooldown;
+    }
+    // Fifteen minutes, then twice as long each time up to an hour; the
+    // hundredth wrong entry in a row locks until front desk ends it.
+    assert_eq!(waits[..9], [15, 30, 60, 60, 60, 60, 60, 60, 60]);
+    assert!(waits[9] > 24 * 60, "{waits:?}");
+    assert!(verifier
+        .locked(&subject, now + Duration::days(365))
+        .await
+        .unwrap());
+    assert!(verifier.unlock(&subject, now).await.unwrap());
+    let issued = verifier.issue(&subject, true, now).await.unwrap().unwrap();
+    assert_eq!(
+        verifier
+            .check(&subject, &issued.challenge, &issued.code.unwrap(), now)
+            .await
+            .unwrap(),
+        Check::Verified
     );
 }

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod backends;
+mod common;
 
 use std::path::Path;
 
@@ -39,7 +40,64 @@ on_both_backends!(
     blind_index_is_keyed_per_domain_and_survives_rotation,
     migrations_run_once_and_concurrent_first_opens_agree,
     cli_keys_rotate_replaces_the_key_file_and_keeps_the_old_one_aside,
+    a_read_only_database_is_not_writable,
+    a_missing_master_key_file_is_not_replaced_once_the_database_has_keys,
+    the_session_digest_is_keyed_so_proxy_logs_cannot_link_a_sid_to_its_rows,
+    consent_is_recorded_in_the_database_not_a_plaintext_file,
+    an_old_consent_file_is_imported_once,
 );
+
+async fn a_read_only_database_is_not_writable(db: Db) {
+    let config = db.config();
+    let store = Store::open(&config).await.unwrap();
+    for table in ["data_keys", "audit_head"] {
+        store.check_writable(table).await.unwrap();
+    }
+    let read_only = match store.backend() {
+        Backend::Sqlite => RawStorage {
+            url: Some(db.url.replace("mode=rwc", "mode=ro")),
+            master_key_file: None,
+        }
+        .validate(db.dir.path(), |_| None)
+        .unwrap(),
+        Backend::Postgres => {
+            // Every new connection to this database is read-only, as on a
+            // replica or for a role set so.
+            let name = db.url.rsplit('/').next().unwrap();
+            sqlx::query(&format!(
+                "ALTER DATABASE \"{name}\" SET default_transaction_read_only = on"
+            ))
+            .execute(store.pool())
+            .await
+            .unwrap();
+            config.clone()
+        }
+    };
+    store.pool().close().await;
+    let refused = match Store::open(&read_only).await {
+        Ok(store) => store.check_writable("data_keys").await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(refused, StoreError::NotWritable { .. }),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("read-only"), "{refused}");
+}
+
+async fn a_missing_master_key_file_is_not_replaced_once_the_database_has_keys(db: Db) {
+    let config = db.config();
+    let fingerprint = config.load_master_key().unwrap().fingerprint();
+    Store::open(&config).await.unwrap().pool().close().await;
+    let key = db.dir.path().join(MASTER_KEY_FILE);
+    std::fs::remove_file(&key).unwrap();
+    let err = Store::open(&config).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::MissingMasterKey { ref path, fingerprint: ref fp } if path == &key && fp == &fingerprint),
+        "{err}"
+    );
+    assert!(!key.exists(), "no key was generated");
+}
 
 fn flip_one_byte(sealed: &Sealed) -> Sealed {
     let text = sealed.as_stored();
@@ -411,7 +469,10 @@ async fn migrations_run_once_and_concurrent_first_opens_agree(db: Db) {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(count, 2, "one index key and one data key");
+    assert_eq!(
+        count, 4,
+        "one index key, one data key, the audit signing key and the session-name key"
+    );
 }
 
 #[test]
@@ -459,4 +520,243 @@ async fn cli_keys_rotate_replaces_the_key_file_and_keeps_the_old_one_aside(db: D
     let store = Store::open(&config).await.unwrap();
     assert_eq!(store.unseal(&ctx, &sealed).unwrap().as_slice(), b"kept");
     assert_eq!(store.seal(&ctx, b"new").unwrap().key_id(), Some(2));
+}
+
+/// What anyone holding proxy logs (which show session ids) could compute
+/// for a sid: the unkeyed digests earlier versions stored.
+fn unkeyed_digests(sid: &protocol::SessionId) -> Vec<String> {
+    use sha2::Digest as _;
+    let b64u = sid.to_b64u();
+    let hex = |d: &[u8]| protocol::encoding::hex_lower(d);
+    let plain = sha2::Sha256::digest(b64u.as_bytes());
+    let audit = sha2::Sha256::new()
+        .chain_update(b"carechat audit session v1\0")
+        .chain_update(b64u.as_bytes())
+        .finalize();
+    let consent = sha2::Sha256::digest([b"carechat consent ".as_slice(), &sid.0].concat());
+    vec![
+        hex(&plain),
+        hex(&plain[..16]),
+        hex(&audit[..16]),
+        hex(&consent[..16]),
+    ]
+}
+
+async fn the_session_digest_is_keyed_so_proxy_logs_cannot_link_a_sid_to_its_rows(db: Db) {
+    let config = db.config();
+    let sid = protocol::SessionId::random(&mut rand_core::OsRng);
+    let store = Store::open(&config).await.unwrap();
+    let name = store.session_names().of(&sid);
+    assert_eq!(name.len(), 32, "hex of 16 bytes, as before: {name}");
+    assert!(name.bytes().all(|b| b.is_ascii_hexdigit()));
+    // Not SHA-256 of the sid, in any form an earlier version used.
+    for unkeyed in unkeyed_digests(&sid) {
+        assert_ne!(name, unkeyed);
+    }
+    assert_ne!(name, store.session_names().name("another sid"));
+    // The key is in data_keys, wrapped by the master key: its bytes are
+    // not there in the clear.
+    let rows = sqlx::query("SELECT kind, active FROM data_keys WHERE id = -2")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<String, _>(0), "session-digest");
+    assert_eq!(rows[0].get::<i64, _>(1), 0, "never the active data key");
+    // Another database, another key, another name for the same sid.
+    let elsewhere = Db::sqlite().await;
+    let other = Store::open(&elsewhere.config()).await.unwrap();
+    assert_ne!(name, other.session_names().of(&sid));
+    drop(store);
+
+    // Stable across reopening and across `keys rotate`.
+    let store = Store::open(&config).await.unwrap();
+    assert_eq!(name, store.session_names().of(&sid));
+    drop(store);
+    rotate::rotate(&config, None).await.unwrap();
+    let store = Store::open(&config).await.unwrap();
+    assert_eq!(name, store.session_names().of(&sid));
+    let fingerprint: String = sqlx::query("SELECT master_fp FROM data_keys WHERE id = -2")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .get(0);
+    let new_key =
+        carechat::store::config::read_key_file(&db.dir.path().join(MASTER_KEY_FILE)).unwrap();
+    assert_eq!(fingerprint, new_key.fingerprint(), "re-wrapped by rotation");
+    // The old master key opens nothing, so it cannot recover the name key.
+    let old_key = MasterKey::from_base64(
+        &std::fs::read_to_string(db.dir.path().join("master.key.previous")).unwrap(),
+    )
+    .unwrap();
+    assert!(Store::open(&config_with_env_key(&db, &old_key))
+        .await
+        .is_err());
+
+    // The process's name for a session (audit rows, transcript, staff
+    // queue) is keyed too.
+    let process = carechat::sessions::session_ref(&sid);
+    assert_eq!(process, carechat::audit::session_digest(&sid.to_b64u()));
+    for unkeyed in unkeyed_digests(&sid) {
+        assert_ne!(process, unkeyed);
+    }
+}
+
+/// A pool of the test's own on `db`.
+async fn pool_of(db: &Db) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&db.url).await.unwrap()
+}
+
+async fn consent_is_recorded_in_the_database_not_a_plaintext_file(db: Db) {
+    let url = db.url.clone();
+    let server = common::TestServer::start_with(move |k| {
+        (k == "CARECHAT_DATABASE_URL").then(|| url.clone())
+    })
+    .await;
+    let (session, _conn) = common::consented(&server).await;
+    let sid = session.sid();
+    assert!(
+        !server.data_dir.path().join("consent.jsonl").exists(),
+        "no plaintext ledger beside the database"
+    );
+    let pool = pool_of(&db).await;
+    let rows = sqlx::query("SELECT session, policy_version, accepted, at FROM consents")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let name: String = rows[0].get(0);
+    assert_eq!(rows[0].get::<String, _>(1), "2026-01");
+    assert_eq!(rows[0].get::<i64, _>(2), 1);
+    assert!(rows[0].get::<i64, _>(3) > 0);
+    // The session's one keyed name: not recomputable from the sid...
+    assert_eq!(name, carechat::sessions::session_ref(&sid));
+    assert!(!name.contains(&sid.to_b64u()));
+    for unkeyed in unkeyed_digests(&sid) {
+        assert_ne!(name, unkeyed);
+    }
+    // ...yet the consent joins its audit rows for whoever holds the key.
+    let joined: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM audit_events a JOIN consents c ON a.session = c.session WHERE a.action = 'consent.accepted'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(joined, 1);
+
+    // A consent the database does not take does not count.
+    if db.url.starts_with("postgres") {
+        sqlx::query("CREATE FUNCTION consents_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TRIGGER consents_full BEFORE INSERT ON consents FOR EACH ROW EXECUTE FUNCTION consents_full()")
+            .execute(&pool)
+            .await
+            .unwrap();
+    } else {
+        sqlx::query("CREATE TRIGGER consents_full BEFORE INSERT ON consents BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let mut other = server.handshake().await;
+    let mut conn = server.connect(&mut other).await;
+    conn.sync(&mut other).await;
+    let protocol::ServerMessage::Welcome { policy_version, .. } = conn.recv(&mut other).await
+    else {
+        panic!("expected welcome");
+    };
+    conn.send(
+        &mut other,
+        &protocol::ClientMessage::Consent {
+            accepted: true,
+            policy_version,
+        },
+    )
+    .await;
+    let reply = conn.recv(&mut other).await;
+    assert!(
+        matches!(&reply, protocol::ServerMessage::Error { code, .. } if code == "consent_not_recorded"),
+        "{reply:?}"
+    );
+    assert!(!server.data_dir.path().join("consent.jsonl").exists());
+}
+
+/// The server's state on `db` with `data_dir`, as `carechat serve` opens it.
+async fn open_app(db: &Db, data_dir: &Path) -> carechat::AppState {
+    let url = db.url.clone();
+    let mut raw = carechat::config::RawConfig::demo().unwrap();
+    raw.apply_env(move |k| (k == "CARECHAT_DATABASE_URL").then(|| url.clone()))
+        .unwrap();
+    raw.apply_overrides(carechat::config::Overrides {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(data_dir.to_owned()),
+        assets_dir: Some(data_dir.to_owned()),
+        ..Default::default()
+    });
+    let config = raw.validate().unwrap();
+    let identity = carechat::open_identity(&config).unwrap();
+    carechat::AppState::open(config, identity).await.unwrap()
+}
+
+async fn an_old_consent_file_is_imported_once(db: Db) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let file = data_dir.path().join(carechat::consent::LEGACY_FILE);
+    let imported = data_dir.path().join(carechat::consent::IMPORTED_FILE);
+    // Two lines as earlier versions wrote them (the session an unkeyed
+    // digest), and a last line torn by a crash.
+    let old = [
+        ("00112233445566778899aabbccddeeff", "2025-06"),
+        ("ffeeddccbbaa99887766554433221100", "2026-01"),
+    ];
+    let mut text = String::new();
+    for (session, version) in old {
+        text.push_str(&format!(
+            "{{\"time\":\"2026-01-05T10:00:00Z\",\"session\":\"{session}\",\"policy_version\":\"{version}\",\"accepted\":true}}\n"
+        ));
+    }
+    text.push_str("{\"time\":\"2026-01-05T10:");
+    std::fs::write(&file, &text).unwrap();
+
+    let app = open_app(&db, data_dir.path()).await;
+    assert!(
+        !file.exists(),
+        "the plaintext ledger is gone from its place"
+    );
+    assert_eq!(std::fs::read_to_string(&imported).unwrap(), text);
+    for (session, version) in old {
+        let rows = app.store.consents_of(session).await.unwrap();
+        assert_eq!(rows.len(), 1, "{session}");
+        assert_eq!(rows[0].policy_version, version);
+        assert!(rows[0].accepted);
+        assert_eq!(rows[0].at.to_rfc3339(), "2026-01-05T10:00:00+00:00");
+    }
+    let count = |pool: sqlx::AnyPool| async move {
+        sqlx::query("SELECT COUNT(*) FROM consents")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get::<i64, _>(0)
+    };
+    assert_eq!(count(app.store.pool().clone()).await, 2);
+    drop(app);
+
+    // The next start imports nothing (the file was moved)...
+    let app = open_app(&db, data_dir.path()).await;
+    assert_eq!(count(app.store.pool().clone()).await, 2);
+    assert!(!file.exists());
+    // ...and a crash before the rename last time (the file still there)
+    // imports the same lines again, adding no row.
+    std::fs::rename(&imported, &file).unwrap();
+    let again = carechat::consent::ConsentLedger::new(app.store.clone())
+        .import_file(data_dir.path())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.records, again.added, again.skipped), (2, 0, 1));
+    assert_eq!(count(app.store.pool().clone()).await, 2);
+    assert!(!file.exists() && imported.exists());
 }

@@ -15,6 +15,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// The demo EHR's main patient (synthetic): Morgan Sample, phone ending 01.
 const MORGAN: &str = "03/02/1984 Sample";
+/// Morgan again, typed another way.
+const MORGAN_AGAIN: &str = "Morgan Sample, born 03/02/1984";
+/// The clinic's number, which every "call us" reply carries.
+const CLINIC_PHONE: &str = "(555) 010-4477";
 
 /// What the server answered to one `say` or `choose`.
 #[derive(Debug)]
@@ -45,8 +49,13 @@ impl Answer {
 async fn answer(conn: &mut Conn, session: &mut Session, message: ClientMessage) -> Answer {
     let started = Instant::now();
     conn.send(session, &message).await;
-    let ServerMessage::Reply { intent, text, .. } = conn.recv(session).await else {
-        panic!("expected a reply")
+    // A message in the other language switches the chat first.
+    let mut reply = conn.recv(session).await;
+    if let ServerMessage::Locale { .. } = reply {
+        reply = conn.recv(session).await;
+    }
+    let ServerMessage::Reply { intent, text, .. } = reply else {
+        panic!("expected a reply, got {reply:?}")
     };
     let took = started.elapsed();
     // A card, when there is one, follows its reply at once.
@@ -146,7 +155,7 @@ async fn verify(server: &TestServer, chat: &mut Chat, question: &str) -> Answer 
     let before = outbox_lines(server).len();
     let sent = chat.say(MORGAN).await;
     assert_eq!(sent.intent, "identity.code_sent");
-    assert!(sent.text.contains("ending in 01"), "{}", sent.text);
+    assert!(!sent.text.contains("ending in"), "{}", sent.text);
     let code = code_number(server, before + 1).await;
     chat.say(&code).await
 }
@@ -267,19 +276,15 @@ async fn verification_belongs_to_the_session_only() {
     assert_eq!(again.intent, "identity.details_needed");
 }
 
-/// An answer with the two "ending in" digits, and the seconds of a resend
-/// wait (which depend on how long the run took), masked.
+/// An answer with the seconds of a resend wait (which depend on how long
+/// the run took) masked.
 fn masked(text: &str) -> String {
-    let text = match text.find("ending in ") {
-        Some(i) => format!("{}NN{}", &text[..i + 10], &text[i + 12..]),
-        None => text.to_owned(),
-    };
     match text.find("wait ") {
         Some(i) => {
             let rest = text[i + 5..].trim_start_matches(|c: char| c.is_ascii_digit());
             format!("{}N{rest}", &text[..i + 5])
         }
-        None => text,
+        None => text.to_owned(),
     }
 }
 
@@ -301,7 +306,7 @@ async fn unknown_and_known_patients_get_identical_responses() {
         seen.push((a.intent, a.text, a.card.is_some()));
         let a = chat.say(details).await;
         let took = a.took;
-        seen.push((a.intent, masked(&a.text), a.card.is_some()));
+        seen.push((a.intent, a.text, a.card.is_some()));
         // Delivery runs in the background: wait for the code where one is
         // due, and give a stranger's the same time to (not) appear.
         let code = if exists {
@@ -482,9 +487,16 @@ async fn a_clinic_that_requires_the_record_number_asks_for_it() {
 #[tokio::test]
 #[ignore = "timing report"]
 async fn enumeration_timing_report() {
-    let server = TestServer::start_with(|name| {
-        (name == "CARECHAT_RESEND_COOLDOWN_SECS").then(|| "1".to_owned())
-    })
+    let server = TestServer::start_custom(
+        |name| (name == "CARECHAT_RESEND_COOLDOWN_SECS").then(|| "1".to_owned()),
+        |config| {
+            // Many starts from one address, each patient every few rounds.
+            let limits = &mut config.verification.limits;
+            limits.starts_per_address_per_hour = 1000;
+            limits.starts_per_patient_per_hour = 30;
+            limits.codes_per_patient_per_hour = 10;
+        },
+    )
     .await;
     let known = [
         "03/02/1984 Sample",
@@ -529,4 +541,390 @@ async fn enumeration_timing_report() {
             t[t.len() - 1]
         );
     }
+}
+
+// Issue 9 finding 4 and issue 18: verification as an oracle and a
+// nuisance. Time is a manual clock: cooldowns and windows pass without
+// sleeping.
+
+/// A server on a manual clock, with `adjust` applied to its configuration.
+async fn clocked(
+    adjust: impl FnOnce(&mut carechat::config::Config),
+) -> (TestServer, carechat::clock::ManualClock) {
+    let clock = carechat::clock::ManualClock::new(chrono::Utc::now());
+    let server =
+        TestServer::start_clocked(|_| None, adjust, std::sync::Arc::new(clock.clone())).await;
+    (server, clock)
+}
+
+/// Gives the background delivery of a code the time to (not) happen.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// A stranger's details: nobody in the demo EHR.
+fn stranger(n: usize) -> String {
+    format!(
+        "01/{:02}/1970 Nobody{}",
+        n % 28 + 1,
+        char::from(b'a' + n as u8)
+    )
+}
+
+#[tokio::test]
+async fn the_code_hint_is_the_same_for_a_patient_and_a_stranger() {
+    let (server, clock) = clocked(|_| {}).await;
+    for (locale, ask, lab) in [
+        ("en", "are my lab results back", "ending in"),
+        (
+            "es",
+            "quiero una cita con la Dra. Patel el martes",
+            "termina en",
+        ),
+    ] {
+        // Past the resend cooldown of the round before.
+        clock.advance(chrono::Duration::seconds(61));
+        let mut texts = Vec::new();
+        for details in [MORGAN, "03/02/1984 Sampel", "07/15/1991 Example"] {
+            let mut chat = Chat::open(&server).await;
+            chat.conn
+                .send(
+                    &mut chat.session,
+                    &ClientMessage::Locale {
+                        locale: locale.into(),
+                    },
+                )
+                .await;
+            let _ = chat.conn.recv(&mut chat.session).await;
+            assert_eq!(chat.say(ask).await.intent, "identity.details_needed");
+            let sent = chat.say(details).await;
+            assert_eq!(sent.intent, "identity.code_sent", "{}", sent.text);
+            assert!(!sent.text.contains(lab), "{}", sent.text);
+            texts.push(sent.text);
+        }
+        // Morgan's phone ends in 01, Casey's in another pair: none of it
+        // shows, and a stranger reads the very same words.
+        assert_eq!(texts[0], texts[1], "{locale}: patient and stranger");
+        assert_eq!(texts[0], texts[2], "{locale}: two patients");
+    }
+    settle().await;
+    let hints: Vec<String> = outbox_lines(&server)
+        .iter()
+        .map(|l| l["to_hint"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(hints.contains(&"01".to_owned()), "{hints:?}");
+}
+
+#[tokio::test]
+async fn verification_starts_are_limited_per_session() {
+    let server = TestServer::start().await;
+    let mut chat = Chat::open(&server).await;
+    chat.say("when is my next appointment").await;
+    for n in 0..3 {
+        let sent = chat.say(&stranger(n)).await;
+        assert_eq!(sent.intent, "identity.code_sent", "{}", sent.text);
+    }
+    // The fourth start in this chat is refused before anything is looked
+    // up, for a real patient's details too, and nothing is sent.
+    let limited = chat.say(MORGAN).await;
+    assert_eq!(limited.intent, "identity.limited", "{}", limited.text);
+    assert!(limited.text.contains(CLINIC_PHONE), "{}", limited.text);
+    settle().await;
+    assert!(outbox_lines(&server).is_empty(), "no code for Morgan");
+    // Another chat is not this one's limit.
+    let mut other = Chat::open(&server).await;
+    other.say("when is my next appointment").await;
+    assert_eq!(other.say(MORGAN).await.intent, "identity.code_sent");
+}
+
+#[tokio::test]
+async fn verification_starts_are_limited_per_address() {
+    let (server, clock) = clocked(|_| {}).await;
+    // Ten chats from one address, one start each.
+    for n in 0..10 {
+        let mut chat = Chat::open(&server).await;
+        chat.say("my lab results").await;
+        assert_eq!(chat.say(&stranger(n)).await.intent, "identity.code_sent");
+    }
+    let mut chat = Chat::open(&server).await;
+    chat.say("my lab results").await;
+    let limited = chat.say(MORGAN).await;
+    assert_eq!(limited.intent, "identity.limited", "{}", limited.text);
+    assert!(limited.text.contains(CLINIC_PHONE), "{}", limited.text);
+    settle().await;
+    assert!(outbox_lines(&server).is_empty());
+    // An hour later the address has room again.
+    clock.advance(chrono::Duration::minutes(61));
+    let mut chat = Chat::open(&server).await;
+    chat.say("my lab results").await;
+    assert_eq!(chat.say(MORGAN).await.intent, "identity.code_sent");
+}
+
+/// What a run of starts for `typings`, one chat each, a cooldown apart,
+/// was told; and how many codes went out.
+async fn starts_for(
+    server: &TestServer,
+    clock: &carechat::clock::ManualClock,
+    typings: &[&str],
+) -> (Vec<String>, usize) {
+    let before = outbox_lines(server).len();
+    let mut seen = Vec::new();
+    for typed in typings {
+        let mut chat = Chat::open(server).await;
+        chat.say("my appointments").await;
+        let a = chat.say(typed).await;
+        seen.push(format!("{}: {}", a.intent, a.text));
+        clock.advance(chrono::Duration::seconds(61));
+    }
+    settle().await;
+    (seen, outbox_lines(server).len() - before)
+}
+
+#[tokio::test]
+async fn verification_starts_are_limited_per_patient() {
+    let (server, clock) = clocked(|config| {
+        // Room for codes and for this address, so that the patient's starts
+        // are what runs out.
+        config.verification.limits.codes_per_patient_per_hour = 10;
+        config.verification.limits.starts_per_address_per_hour = 100;
+    })
+    .await;
+    let morgan = [MORGAN, MORGAN, MORGAN_AGAIN, MORGAN, MORGAN, MORGAN_AGAIN];
+    let (told, sent) = starts_for(&server, &clock, &morgan).await;
+    assert_eq!(sent, 5, "{told:#?}");
+    assert!(told[..5]
+        .iter()
+        .all(|t| t.starts_with("identity.code_sent")));
+    assert!(told[5].starts_with("identity.limited"), "{}", told[5]);
+    assert!(told[5].contains(CLINIC_PHONE));
+    // A stranger typed the same ways is counted the same way: the replies
+    // cannot tell them apart.
+    let nobody = [
+        "02/03/1985 Nobody",
+        "02/03/1985 Nobody",
+        "Sam Nobody, born 02/03/1985",
+    ];
+    let nobody = [
+        nobody[0], nobody[1], nobody[2], nobody[0], nobody[1], nobody[2],
+    ];
+    let (strange, sent) = starts_for(&server, &clock, &nobody).await;
+    assert_eq!(sent, 0);
+    assert_eq!(strange, told);
+}
+
+#[tokio::test]
+async fn codes_per_patient_per_hour_are_capped_so_sms_bombing_stops() {
+    let (server, clock) = clocked(|_| {}).await;
+    let bomb = |details: &'static str| {
+        let server = &server;
+        let clock = &clock;
+        async move {
+            let mut told = Vec::new();
+            let mut chat = Chat::open(server).await;
+            chat.say("my appointments").await;
+            told.push(chat.say(details).await);
+            // Straight away: the resend cooldown.
+            told.push(chat.say("new code").await);
+            for _ in 0..4 {
+                clock.advance(chrono::Duration::seconds(61));
+                told.push(chat.say("new code").await);
+            }
+            // Another chat and another typing share the same count.
+            let mut other = Chat::open(server).await;
+            other.say("my appointments").await;
+            told.push(other.say(MORGAN_AGAIN).await);
+            (chat, told)
+        }
+    };
+    let (mut chat, told) = bomb(MORGAN).await;
+    let intents: Vec<&str> = told.iter().map(|a| a.intent.as_str()).collect();
+    assert_eq!(
+        intents,
+        [
+            "identity.code_sent",
+            "identity.resend_wait",
+            "identity.code_sent",
+            "identity.code_sent",
+            "identity.limited",
+            "identity.limited",
+            "identity.limited",
+        ]
+    );
+    assert!(told[4].text.contains(CLINIC_PHONE), "{}", told[4].text);
+    settle().await;
+    assert_eq!(outbox_lines(&server).len(), 3, "three codes in the hour");
+    // The last code that went out still works.
+    let last = code_number(&server, 3).await;
+    assert_eq!(chat.say(&last).await.intent, "appointments.list");
+
+    // A stranger's details get the very same answers.
+    let (_, strange) = bomb("02/03/1985 Nobody").await;
+    let strange: Vec<&str> = strange.iter().map(|a| a.intent.as_str()).collect();
+    // (The other typing is Morgan's: limited already.)
+    assert_eq!(strange[..6], intents[..6]);
+    settle().await;
+    assert_eq!(outbox_lines(&server).len(), 3);
+
+    // An hour after the first code, codes go out again.
+    clock.advance(chrono::Duration::minutes(60));
+    let mut again = Chat::open(&server).await;
+    again.say("my appointments").await;
+    assert_eq!(again.say(MORGAN).await.intent, "identity.code_sent");
+}
+
+#[tokio::test]
+async fn a_stranger_knowing_birth_date_and_name_cannot_lock_a_patient_out_for_a_day() {
+    let (server, clock) = clocked(|_| {}).await;
+    // The stranger types Morgan's details and guesses: two codes go to
+    // Morgan's phone, five wrong entries each.
+    let mut attacker = Chat::open(&server).await;
+    attacker.say("my appointments").await;
+    assert_eq!(attacker.say(MORGAN).await.intent, "identity.code_sent");
+    let first = code_number(&server, 1).await;
+    for n in 1..=5 {
+        attacker.say(&wrong(&first, n)).await;
+    }
+    clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(attacker.say("new code").await.intent, "identity.code_sent");
+    let second = code_number(&server, 2).await;
+    let mut last = String::new();
+    for n in 6..=10 {
+        last = attacker.say(&wrong(&second, n)).await.intent;
+    }
+    assert_eq!(last, "identity.locked");
+    // Morgan is paused, not shut out for a day: a quarter of an hour.
+    let mut morgan = Chat::open(&server).await;
+    morgan.say("my appointments").await;
+    let paused = morgan.say(MORGAN).await;
+    assert_eq!(paused.intent, "identity.locked", "{}", paused.text);
+    assert!(paused.text.contains(CLINIC_PHONE), "{}", paused.text);
+    clock.advance(chrono::Duration::minutes(16));
+    let mut morgan = Chat::open(&server).await;
+    let listed = verify(&server, &mut morgan, "my appointments").await;
+    assert_eq!(listed.intent, "appointments.list", "{}", listed.text);
+}
+
+#[tokio::test]
+async fn try_again_after_identity_unavailable_resumes_verification() {
+    let server = TestServer::start_custom(|_| None, unreachable_ehr).await;
+    let mut chat = Chat::open(&server).await;
+    chat.say("when is my next appointment").await;
+    assert_eq!(chat.say(MORGAN).await.intent, "identity.unavailable");
+    // "Try again" looks the same details up again (the EHR is still down,
+    // so the answer is the same), in either language, as often as needed:
+    // an unanswered lookup does not count against the chat's starts.
+    for retry in ["try again", "intentar de nuevo", "otra vez", "try again"] {
+        let again = chat.say(retry).await;
+        assert_eq!(
+            again.intent, "identity.unavailable",
+            "{retry}: {}",
+            again.text
+        );
+    }
+    // Meanwhile other questions are answered, and the step stays open.
+    assert_eq!(
+        chat.say("what are your hours on saturday").await.intent,
+        "faq.hours"
+    );
+    assert_eq!(chat.say("try again").await.intent, "identity.unavailable");
+    assert!(outbox_lines(&server).is_empty());
+}
+
+/// A small tmpfs of its own, so a test can fill the disk; `None` (and the
+/// test says it was skipped) where this process may not mount one.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(Self { dir })
+    }
+
+    /// Fills what is left with one file; removing it frees the space.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write as _;
+        let filler = self.dir.path().join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while file.write_all(&block).is_ok() {}
+        let _ = file.write_all(&[0u8; 512]);
+        let _ = file.sync_all();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+async fn ready(server: &TestServer) -> u16 {
+    // /readyz keeps a result for a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    reqwest::get(server.url("/readyz"))
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_phi_keeps_readyz_honest_and_recovers_without_a_restart() {
+    let Some(disk) = SmallDisk::mount(16) else {
+        eprintln!("SKIPPED: this fault test mounts a tmpfs, which needs root (CI runs as root)");
+        return;
+    };
+    let parent = disk.dir.path().to_owned();
+    let server = TestServer::start_with(move |k| {
+        (k == "CARECHAT_TEST_DATA_IN").then(|| parent.display().to_string())
+    })
+    .await;
+    let mut chat = Chat::open(&server).await;
+    let listed = verify(&server, &mut chat, "When is my next appointment?").await;
+    assert_eq!(listed.intent, "appointments.list", "{}", listed.text);
+    assert_eq!(ready(&server).await, 200);
+
+    // The disk fills up mid-chat.
+    let filler = disk.fill();
+    let refused = chat.say("are my lab results back?").await;
+    assert!(
+        refused.card.is_none(),
+        "records were shown with no audit event"
+    );
+    assert!(refused.text.contains("(555) 010-4477"), "{}", refused.text);
+    let faq = chat.say("what are your hours").await;
+    assert_eq!(
+        faq.intent, "faq.hours",
+        "questions without PHI are still answered"
+    );
+    assert_eq!(
+        ready(&server).await,
+        503,
+        "readyz said ready on a full disk"
+    );
+
+    // Space comes back: no restart, the same chat goes on.
+    std::fs::remove_file(filler).unwrap();
+    assert_eq!(
+        ready(&server).await,
+        200,
+        "readyz stayed failing after space came back"
+    );
+    let labs = chat.say("are my lab results back?").await;
+    assert_eq!(labs.intent, "labs.status", "{}", labs.text);
+    assert!(labs.card.is_some(), "{}", labs.text);
+    // And a new patient can start (consent is a write) and be answered.
+    let mut other = Chat::open(&server).await;
+    assert_eq!(other.say("what are your hours").await.intent, "faq.hours");
 }

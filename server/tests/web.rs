@@ -97,6 +97,48 @@ async fn the_loader_is_javascript_any_site_may_load() {
 }
 
 #[tokio::test]
+async fn the_loader_can_be_pinned_with_subresource_integrity() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let server = TestServer::start().await;
+    // SRI on a cross-origin script needs CORS.
+    let current = get(&server.url("/widget.js")).await;
+    assert_eq!(header(&current, "access-control-allow-origin"), "*");
+    let body = current.bytes().await.unwrap();
+
+    let pin: serde_json::Value = get(&server.url("/widget/pin.json"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let src = pin["src"].as_str().unwrap();
+    let integrity = pin["integrity"].as_str().unwrap();
+    let expected = format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(&body))
+    );
+    assert_eq!(integrity, expected);
+    assert!(pin["snippet"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("integrity=\"{integrity}\"")));
+    assert!(pin["snippet"]
+        .as_str()
+        .unwrap()
+        .contains("crossorigin=\"anonymous\""));
+
+    // The versioned URL serves the same bytes for good.
+    let pinned = get(src).await;
+    assert_eq!(pinned.status(), 200);
+    assert_eq!(header(&pinned, "access-control-allow-origin"), "*");
+    assert!(header(&pinned, "cache-control").contains("immutable"));
+    assert_eq!(pinned.bytes().await.unwrap(), body);
+    // A loader this server does not serve is not found, never another one.
+    let other = get(&server.url("/widget/0123456789abcdef.js")).await;
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
 async fn identity_matches_the_pinned_key_and_health_is_ok() {
     let server = TestServer::start().await;
     let identity: serde_json::Value = get(&server.url("/v1/identity")).await.json().await.unwrap();
@@ -104,6 +146,43 @@ async fn identity_matches_the_pinned_key_and_health_is_ok() {
     assert_eq!(identity["key_id"], server.pinned.key_id());
     let health: serde_json::Value = get(&server.url("/healthz")).await.json().await.unwrap();
     assert_eq!(health["status"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_fails_while_the_store_cannot_be_written() {
+    use sqlx::Connection as _;
+    let server = TestServer::start().await;
+    let ready = get(&server.url("/readyz")).await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap(), r#"{"status":"ready"}"#);
+
+    // Another writer holds the database: nothing the chat writes (consent,
+    // verification, audit) could go in.
+    let db = server.data_dir.path().join("carechat.db");
+    let mut holder = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // Past the one-second reuse of the last result.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let not_ready = get(&server.url("/readyz")).await;
+    assert_eq!(not_ready.status(), 503);
+    assert_eq!(header(&not_ready, "cache-control"), "no-store");
+    let body: serde_json::Value = not_ready.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({ "status": "not_ready", "failing": ["store", "audit"] }),
+        "the parts, and no internals"
+    );
+    // Liveness is not readiness: the process is up.
+    assert_eq!(get(&server.url("/healthz")).await.status(), 200);
+
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(get(&server.url("/readyz")).await.status(), 200);
 }
 
 #[tokio::test]

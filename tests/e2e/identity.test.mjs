@@ -26,7 +26,9 @@ test('a handshake signed by a different identity key is refused and the patient 
   let intercepted = 0;
   await page.context().route(`${server.chatOrigin}/v1/handshake`, async (route) => {
     intercepted += 1;
-    const response = await route.fetch({ url: `${impostor.chatOrigin}/v1/handshake` });
+    // An impostor accepts the page's origin; ours would refuse a foreign one.
+    const headers = { ...route.request().headers(), origin: impostor.chatOrigin };
+    const response = await route.fetch({ url: `${impostor.chatOrigin}/v1/handshake`, headers });
     await route.fulfill({ response });
   });
   await page.goto(`${server.siteOrigin}/`);

@@ -16,6 +16,8 @@ error-consent-not-recorded = Sorry, we could not record your consent just now, s
 error-consent-required = Please read the notice and choose "Accept" before we chat; nothing you type is processed until then. In an emergency call 911; for a mental health crisis call or text 988.
 error-invalid-message-id = This message could not be sent. Please try again.
 error-message-too-long = That message is too long. Please keep it under { $max } characters.
+error-rate-limited = Please wait a few seconds before sending another message.
+error-session-full = This chat has reached its length limit. Please start a new chat, or call us at { $phone }.
 error-unsupported-locale = This chat is available in English and Spanish.
 error-unknown-reply = That feedback could not be matched to a reply in this chat.
 error-invalid-feedback = That feedback could not be read. Please choose thumbs up or thumbs down again.
@@ -70,8 +72,8 @@ identity-details-needed-mrn = To keep your information private, I need to confir
 identity-missing-birth-date = Sorry, I need your date of birth with the year, for example 04/12/1980, and your last name. Please type them together, for example: 04/12/1980 Rivera. Type "cancel" to stop.
 identity-missing-family = Sorry, I need your last name as well as your date of birth. Please type them together, for example: 04/12/1980 Rivera
 identity-missing-identifier = Sorry, I need your medical record number as well (it's on your clinic card). For example: 04/12/1980 Rivera MG-100234
-identity-code-sent-sms = Thanks. If those details match our records, we've sent a 6-digit code by text message to the phone number on file ending in { $hint }. Please type it here; it expires in { $minutes } minutes. Didn't get it? Type "new code". If your number has changed, please call us at { $phone }.
-identity-code-sent-email = Thanks. If those details match our records, we've sent a 6-digit code by email to the address on file starting with { $hint }. Please type it here; it expires in { $minutes } minutes. Didn't get it? Type "new code". If your address has changed, please call us at { $phone }.
+identity-code-sent-sms = Thanks. If those details match our records, we've sent a 6-digit code by text message to the phone number on file. Please type it here; it expires in { $minutes } minutes. Didn't get it? Type "new code". If your number has changed, please call us at { $phone }.
+identity-code-sent-email = Thanks. If those details match our records, we've sent a 6-digit code by email to the address on file. Please type it here; it expires in { $minutes } minutes. Didn't get it? Type "new code". If your address has changed, please call us at { $phone }.
 identity-code-needed = I'm waiting for the 6-digit code we sent. Please type it here, type "new code" to get another one, or "cancel" to stop. If the details you typed were wrong, type them again.
 identity-verified = Thank you, { $name }: you're verified for this chat.
 identity-code-wrong = That code didn't match. Please check the message and try again ({ $left ->
@@ -82,8 +84,9 @@ identity-code-spent = That code didn't match, and it can't be used any more. Typ
 identity-code-expired = That code has expired or was already used. Type "new code" to get a new one.
 identity-code-unavailable = Sorry, I couldn't check that code just now. Please type it again in a moment, or call us at { $phone }.
 identity-resend-wait = A code was sent a moment ago. Please wait { $seconds } seconds before asking for another one.
-identity-unavailable = Sorry, I can't reach our records system to confirm who you are just now. Please try again in a few minutes, or call us at { $phone }.
-identity-locked = For your security, verification is locked after too many incorrect codes. Please call us at { $phone } and our front desk will help you.
+identity-unavailable = Sorry, I can't reach our records system to confirm who you are just now. Please type "try again" in a few minutes, or call us at { $phone }.
+identity-locked = For your security, verification is paused after too many incorrect codes. Please call us at { $phone } and our front desk will help you, or try again later.
+identity-limited = For your security, I can't send another code right now. Please call us at { $phone } and our front desk will help you, or try again later.
 identity-cancelled = Okay, I've stopped. Is there anything else I can help with?
 
 ## The EHR
@@ -91,6 +94,7 @@ identity-cancelled = Okay, I've stopped. Is there anything else I can help with?
 ehr-unavailable = Sorry, I couldn't reach our records system just now. Nothing you asked for is lost: type "try again" in a moment, or call us at { $phone }.
 ehr-not-found = I couldn't find that any more; it may have changed. Ask me again to see the current details.
 ehr-error = Sorry, something went wrong with that request. Please call us at { $phone } and we'll sort it out.
+records-not-recorded = Sorry, I can't show your records or confirm a change right now: our system could not keep the required record of this request. Please call us at { $phone } and we'll help you directly.
 
 ## Appointments
 

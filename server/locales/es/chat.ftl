@@ -18,6 +18,8 @@ error-consent-not-recorded = Lo sentimos, ahora no pudimos guardar su consentimi
 error-consent-required = Por favor, lea el aviso y elija "Aceptar" antes de chatear. Hasta entonces, no procesamos nada de lo que escriba. En una emergencia, llame al 911. En una crisis de salud mental, llame al 988 y oprima 2, o envíe AYUDA por mensaje de texto al 988.
 error-invalid-message-id = No se pudo enviar este mensaje. Por favor, intente de nuevo.
 error-message-too-long = Ese mensaje es demasiado largo. Por favor, escriba menos de { $max } caracteres.
+error-rate-limited = Por favor, espere unos segundos antes de enviar otro mensaje.
+error-session-full = Este chat llegó a su límite de longitud. Por favor, empiece un chat nuevo o llámenos al { $phone }.
 error-unsupported-locale = Este chat está disponible en inglés y en español.
 error-unknown-reply = No pudimos relacionar esa opinión con una respuesta de este chat.
 error-invalid-feedback = No pudimos leer esa opinión. Por favor, elija de nuevo pulgar arriba o pulgar abajo.
@@ -73,8 +75,8 @@ identity-details-needed-mrn = Para proteger su información, primero necesito co
 identity-missing-birth-date = Lo siento, necesito su fecha de nacimiento completa, con el año (mes/día/año), por ejemplo 04/12/1980, y también su apellido. Por favor, escríbalos juntos, por ejemplo: 04/12/1980 Rivera. Si quiere detenerse, escriba "cancelar".
 identity-missing-family = Lo siento, necesito su apellido además de su fecha de nacimiento (mes/día/año). Por favor, escríbalos juntos, por ejemplo: 04/12/1980 Rivera
 identity-missing-identifier = Lo siento, también necesito su número de expediente médico (aparece en su tarjeta de la clínica). Escríbalo junto con su fecha de nacimiento (mes/día/año) y su apellido, por ejemplo: 04/12/1980 Rivera MG-100234
-identity-code-sent-sms = Gracias. Si esos datos coinciden con nuestros registros, le enviamos un código de 6 dígitos por mensaje de texto al teléfono que tenemos registrado, que termina en { $hint }. Por favor, escríbalo aquí. El código vence en { $minutes } minutos. ¿No le llegó? Escriba "nuevo código". Si cambió su número, llámenos al { $phone }.
-identity-code-sent-email = Gracias. Si esos datos coinciden con nuestros registros, le enviamos un código de 6 dígitos por correo electrónico a la dirección que tenemos registrada, que empieza con { $hint }. Por favor, escríbalo aquí. El código vence en { $minutes } minutos. ¿No le llegó? Escriba "nuevo código". Si cambió su correo electrónico, llámenos al { $phone }.
+identity-code-sent-sms = Gracias. Si esos datos coinciden con nuestros registros, le enviamos un código de 6 dígitos por mensaje de texto al teléfono que tenemos registrado. Por favor, escríbalo aquí. El código vence en { $minutes } minutos. ¿No le llegó? Escriba "nuevo código". Si cambió su número, llámenos al { $phone }.
+identity-code-sent-email = Gracias. Si esos datos coinciden con nuestros registros, le enviamos un código de 6 dígitos por correo electrónico a la dirección que tenemos registrada. Por favor, escríbalo aquí. El código vence en { $minutes } minutos. ¿No le llegó? Escriba "nuevo código". Si cambió su correo electrónico, llámenos al { $phone }.
 identity-code-needed = Estoy esperando el código de 6 dígitos que le enviamos. Por favor, escríbalo aquí. Para recibir otro, escriba "nuevo código"; para detenerse, escriba "cancelar". Si los datos que escribió no eran correctos, vuelva a escribirlos.
 identity-verified = Gracias, { $name }: ya confirmamos su identidad para este chat.
 identity-code-wrong = Ese código no coincide. Por favor, revise el mensaje y vuelva a intentarlo ({ $left ->
@@ -85,8 +87,9 @@ identity-code-spent = Ese código no coincide y ya no se puede usar. Escriba "nu
 identity-code-expired = Ese código venció o ya se usó. Escriba "nuevo código" para recibir uno nuevo.
 identity-code-unavailable = Lo siento, en este momento no pude revisar ese código. Por favor, vuelva a escribirlo en un momento o llámenos al { $phone }.
 identity-resend-wait = Le enviamos un código hace un momento. Por favor, espere { $seconds } segundos antes de pedir otro.
-identity-unavailable = Lo siento, en este momento no puedo conectarme con nuestro sistema de registros para confirmar quién es. Por favor, intente de nuevo en unos minutos o llámenos al { $phone }.
-identity-locked = Por su seguridad, bloqueamos la verificación después de demasiados códigos incorrectos. Por favor, llámenos al { $phone } y en la recepción con gusto le ayudarán.
+identity-unavailable = Lo siento, en este momento no puedo conectarme con nuestro sistema de registros para confirmar quién es. Por favor, escriba "intentar de nuevo" en unos minutos o llámenos al { $phone }.
+identity-locked = Por su seguridad, pausamos la verificación después de demasiados códigos incorrectos. Por favor, llámenos al { $phone } y en la recepción con gusto le ayudarán, o inténtelo más tarde.
+identity-limited = Por su seguridad, en este momento no puedo enviar otro código. Por favor, llámenos al { $phone } y en la recepción con gusto le ayudarán, o inténtelo más tarde.
 identity-cancelled = De acuerdo, lo dejamos aquí. ¿Le puedo ayudar con algo más?
 
 ## El sistema de registros médicos (EHR)
@@ -94,6 +97,7 @@ identity-cancelled = De acuerdo, lo dejamos aquí. ¿Le puedo ayudar con algo m�
 ehr-unavailable = Lo siento, en este momento no pude conectarme con nuestro sistema de registros. No se perdió nada de lo que pidió: en un momento, escriba "intentar de nuevo", o llámenos al { $phone }.
 ehr-not-found = Ya no encontré eso; es posible que haya cambiado. Pregúnteme otra vez para ver los datos actuales.
 ehr-error = Lo siento, algo salió mal con esa solicitud. Por favor, llámenos al { $phone } y lo resolveremos.
+records-not-recorded = Lo siento, ahora no puedo mostrar sus registros ni confirmar un cambio: nuestro sistema no pudo guardar el registro obligatorio de esta solicitud. Por favor, llámenos al { $phone } y le ayudaremos directamente.
 
 ## Citas
 

@@ -22,7 +22,7 @@ pub struct StoredEvent {
     pub entity_type: Option<String>,
     /// The entity's id, if any.
     pub entity_id: Option<String>,
-    /// `success`, `failure`, `denied` or `error`.
+    /// `success`, `failure`, `denied`, `error` or `interrupted`.
     pub outcome: String,
     /// The client's IP address, if known.
     pub client_addr: Option<String>,

@@ -6,7 +6,7 @@
 //! `subtype` DCM Login/Logout where they fit, HL7 RESTful interaction for
 //! PHI reads and writes, and always CareChat's own action name. `outcome`
 //! 0 (success), 4 (minor failure: failure, denied) or 8 (serious failure:
-//! error).
+//! error, interrupted).
 
 use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Value};
@@ -58,7 +58,7 @@ pub fn to_fhir(event: &StoredEvent, observer: &str) -> Value {
     let outcome = match AuditOutcome::from_name(&event.outcome) {
         Some(AuditOutcome::Success) => "0",
         Some(AuditOutcome::Failure | AuditOutcome::Denied) => "4",
-        Some(AuditOutcome::Error) | None => "8",
+        Some(AuditOutcome::Error | AuditOutcome::Interrupted) | None => "8",
     };
     let recorded = DateTime::from_timestamp_millis(event.at)
         .unwrap_or_default()

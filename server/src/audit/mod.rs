@@ -3,18 +3,50 @@
 //! One [`AuditEvent`] per handshake, consent, verification step, PHI read
 //! or write, EHR error and session end. An event names who (an [`Actor`]),
 //! what ([`AuditAction`]), which record (resource type and id, never a PHI
-//! value), the [`AuditOutcome`], the client address and a one-way digest of
-//! the session id ([`session_digest`]); the log adds the time and position.
+//! value), the [`AuditOutcome`], the client address and the session's keyed
+//! name ([`session_digest`]); the log adds the time and position.
+//!
+//! # Who may read it
+//! An event pairs a patient's session (and, through PHI events, the
+//! records it touched) with the client's address, which compliance needs.
+//! The table is therefore access-controlled: only the server and, in the
+//! console, the compliance role read it ([`crate::console`]); at rest the
+//! session is named only by its keyed digest, which nobody without the
+//! store's keys can link to a session id seen elsewhere (proxy logs).
 //!
 //! # Tamper evidence
 //! Events are numbered from 1; each stores the SHA-256 of its canonical
 //! encoding ([`chain::StoredEvent::canonical`]), which covers the previous
-//! event's hash. Every `checkpoint_every` events (default 100), and on
-//! [`AuditLog::checkpoint`], the head hash is signed with the server's
-//! identity key into `audit_checkpoints`. [`AuditLog::verify`] recomputes
-//! the chain and the signatures and names the first altered, removed or
-//! reordered event. A truncated tail is caught up to the last checkpoint
-//! (and beyond it while `audit_head` is intact).
+//! event's hash. Every `checkpoint_every` events (default 100; a checkpoint
+//! at each multiple is required, so a missing one is tampering), on
+//! [`AuditLog::checkpoint`] (shutdown) and at start-up after an unclean stop
+//! ([`AuditLog::recover`]), the head hash is signed into
+//! `audit_checkpoints`. After every append the signed head is also written
+//! to the anchor file outside the database, when one is configured
+//! ([`anchor`]). [`AuditLog::verify`] recomputes the chain, the signatures,
+//! the required checkpoints and the anchored head, and names the first
+//! altered, removed or reordered event (see [`verify`] for what each attack
+//! leaves).
+//!
+//! # The audit signing key
+//! Checkpoints and anchor lines are signed with a key of their own, not
+//! the server's internet-facing identity key: a P-256 key generated on
+//! first start and stored in `data_keys` wrapped by the master key, like
+//! the data keys ([`crate::store::Store::audit_signing_key`]). Stored
+//! there rather than as another file in the data directory so that every
+//! server sharing a database signs with the same key, `carechat keys
+//! rotate` re-wraps it, and whoever can write the database (or copy the
+//! data directory, when the master key comes from `CARECHAT_MASTER_KEY`)
+//! cannot sign a rewritten chain. `carechat audit verify` opens the store
+//! with the master key to learn its public half. Checkpoints signed before
+//! this key existed (by the identity key) are reported as signed by an
+//! unknown key.
+//!
+//! # Failing closed
+//! [`AuditLog::record`] returns an error when the event (or its anchor
+//! line) could not be written; PHI access ([`crate::records`]) is refused
+//! then. [`AuditLog::record_or_log`] is for events around the access that
+//! must not stop the chat (a handshake, a session end).
 //!
 //! # Appends across processes
 //! Several servers may share one PostgreSQL database. An append is one
@@ -25,12 +57,18 @@
 //!
 //! # Layout
 //! - [`chain`]: the hashed and signed byte formats.
-//! - [`verify`]: recomputing the chain and checkpoints.
+//! - [`verify`]: recomputing the chain, checkpoints and anchored head.
+//! - [`anchor`]: signed heads appended to a file outside the database.
+//! - [`config`]: the `[audit]` settings.
+//! - [`recovery`]: start-up after an unclean stop.
 //! - [`fhir`]: export as FHIR R4 `AuditEvent` NDJSON.
 //! - [`search`]: finding events by actor, action, entity, outcome and time.
 
+pub mod anchor;
 pub mod chain;
+pub mod config;
 pub mod fhir;
+pub mod recovery;
 pub mod search;
 pub mod verify;
 
@@ -42,13 +80,17 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64U;
 use base64::Engine as _;
 use protocol::IdentityKey;
-use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
 
 use crate::clock::{Clock, SystemClock};
 use crate::store::{Backend, Store, StoreError};
 pub use chain::{StoredEvent, GENESIS_HASH};
-pub use verify::{verify_log, ChainProblem, CheckpointProblem, VerifyReport};
+pub use config::{AuditConfig, RawAudit};
+pub use recovery::{Recovered, RecoveryPolicy};
+pub use verify::{
+    verify_log, verify_log_with, AnchorProblem, ChainProblem, CheckpointProblem, VerifyOptions,
+    VerifyReport,
+};
 
 /// How many times an append is retried when another writer got there first.
 const MAX_ATTEMPTS: u32 = 20;
@@ -74,6 +116,15 @@ pub enum AuditError {
     /// Writing an export failed.
     #[error("cannot write the audit export: {0}")]
     Io(#[from] std::io::Error),
+    /// The event is in the database but its signed head could not be
+    /// written to the anchor file.
+    #[error("cannot write the audit anchor file {path}: {source}")]
+    Anchor {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Who acted.
@@ -248,6 +299,9 @@ named_enum! {
         Denied => "denied",
         /// Something broke (the EHR was down).
         Error => "error",
+        /// It was cut short: the server stopped (crashed or restarted)
+        /// before the session ended, and start-up recorded the end.
+        Interrupted => "interrupted",
     }
 }
 
@@ -265,8 +319,8 @@ pub struct AuditEvent {
     pub outcome: AuditOutcome,
     /// The client's address.
     pub client_addr: Option<IpAddr>,
-    /// A one-way digest of the session id ([`session_digest`]), never the
-    /// id itself.
+    /// The session's keyed name ([`session_digest`]), never the id
+    /// itself.
     pub session: Option<String>,
 }
 
@@ -306,16 +360,15 @@ impl AuditEvent {
     }
 }
 
-/// The one-way digest of a session id that the log stores: hex of the first
-/// 16 bytes of a domain-separated SHA-256. Session ids are random, so the
-/// digest cannot be reversed, yet it links one session's events.
+/// The name a session goes by at rest, in the log and everywhere else: a
+/// keyed one-way digest of its id (HMAC-SHA-256 under the store's
+/// session-name key, hex of 16 bytes; [`crate::store::names`]). It links
+/// one session's rows for whoever holds the key, and cannot be recomputed
+/// from the id by anyone else (proxy logs show ids). Events recorded
+/// before the key existed keep their unkeyed SHA-256 digests.
 #[must_use]
 pub fn session_digest(session_id: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"carechat audit session v1\0")
-        .chain_update(session_id.as_bytes())
-        .finalize();
-    chain::hex(&digest[..16])
+    crate::store::names::process().name(session_id)
 }
 
 /// The audit log. Cheap to clone.
@@ -326,6 +379,7 @@ pub struct AuditLog {
     clock: Arc<dyn Clock>,
     checkpoint_every: u64,
     observer: Arc<str>,
+    anchor: Option<Arc<anchor::Anchor>>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -333,18 +387,21 @@ impl fmt::Debug for AuditLog {
         f.debug_struct("AuditLog")
             .field("key_id", &self.signer.public().key_id())
             .field("checkpoint_every", &self.checkpoint_every)
+            .field("anchor", &self.anchor.as_ref().map(|a| a.path()))
             .finish_non_exhaustive()
     }
 }
 
 enum Attempt {
-    Done(u64),
+    /// Committed at this position with this hash.
+    Done(u64, String),
     Conflict,
 }
 
 impl AuditLog {
-    /// A log in `store`, signing checkpoints with `signer` (the server's
-    /// identity key), timed by the system clock.
+    /// A log in `store`, signing checkpoints with `signer` (the audit
+    /// signing key, [`Store::audit_signing_key`]), timed by the system
+    /// clock.
     pub fn new(store: Store, signer: impl Into<Arc<IdentityKey>>) -> Self {
         Self {
             store,
@@ -352,7 +409,57 @@ impl AuditLog {
             clock: Arc::new(SystemClock),
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
             observer: Arc::from("CareChat"),
+            anchor: None,
         }
+    }
+
+    /// The log as `config` sets it up: the store's audit signing key, the
+    /// checkpoint interval and the anchor file.
+    ///
+    /// # Errors
+    /// When the stored audit key is unusable.
+    pub fn configured(store: Store, config: &AuditConfig) -> Result<Self, AuditError> {
+        let (key, generated) = store.audit_signing_key()?;
+        let public = key.public();
+        if generated {
+            tracing::info!(
+                key_id = public.key_id(),
+                public_key = public.to_b64u(),
+                "generated the audit signing key (stored sealed by the master key)"
+            );
+        }
+        let mut log = Self::new(store, key).with_checkpoint_every(config.checkpoint_every);
+        if let Some(path) = &config.anchor_file {
+            log = log.with_anchor(path);
+        }
+        Ok(log)
+    }
+
+    /// Appends every signed head to `path` too ([`anchor`]).
+    #[must_use]
+    pub fn with_anchor(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.anchor = Some(Arc::new(anchor::Anchor::new(path)));
+        self
+    }
+
+    /// The key checkpoints are signed with.
+    #[must_use]
+    pub fn public_key(&self) -> protocol::IdentityPublicKey {
+        self.signer.public()
+    }
+
+    /// Writes the signed head `seq`/`hash` to the anchor file, if any.
+    fn anchor_head(&self, seq: i64, hash: &str) -> Result<(), AuditError> {
+        let Some(anchor) = &self.anchor else {
+            return Ok(());
+        };
+        let at = self.clock.now().timestamp_millis();
+        anchor
+            .append(&self.signer, seq, at, hash)
+            .map_err(|source| AuditError::Anchor {
+                path: anchor.path().to_path_buf(),
+                source,
+            })
     }
 
     /// Uses another clock for event times.
@@ -383,22 +490,29 @@ impl AuditLog {
     }
 
     /// Records an event for a caller that must carry on either way (a
-    /// patient waiting for an answer): a failure is logged, without
-    /// content, and not returned.
+    /// handshake, a session end; never a PHI access, which
+    /// [`crate::records`] refuses when [`Self::record`] fails): a failure
+    /// is logged, without content, and not returned.
     pub async fn record_or_log(&self, event: AuditEvent) {
         if let Err(e) = self.record(event).await {
             tracing::error!(error = %e, "audit event could not be recorded");
         }
     }
 
-    /// Appends an event and returns its position.
+    /// Appends an event and returns its position once it is committed and
+    /// its signed head anchored.
     ///
     /// # Errors
-    /// [`AuditError`] when the database fails or contention persists.
+    /// [`AuditError`] when the database or the anchor file fails or
+    /// contention persists.
     pub async fn record(&self, event: AuditEvent) -> Result<u64, AuditError> {
         for attempt in 1..=MAX_ATTEMPTS {
             match self.try_record(&event).await {
-                Ok(Attempt::Done(seq)) => return Ok(seq),
+                Ok(Attempt::Done(seq, hash)) => {
+                    let position = i64::try_from(seq).unwrap_or(i64::MAX);
+                    self.anchor_head(position, &hash)?;
+                    return Ok(seq);
+                }
                 Ok(Attempt::Conflict) => {}
                 Err(AuditError::Database(e)) if crate::store::is_conflict(&e) => {}
                 Err(AuditError::Store(StoreError::Database(e)))
@@ -459,12 +573,12 @@ impl AuditLog {
             self.insert_checkpoint(&mut tx, seq, &stored.hash).await?;
         }
         tx.commit().await?;
-        Ok(Attempt::Done(seq_u))
+        Ok(Attempt::Done(seq_u, stored.hash))
     }
 
     async fn insert_checkpoint(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::store::write::WriteTx,
         seq: i64,
         hash: &str,
     ) -> Result<(), AuditError> {
@@ -496,15 +610,26 @@ impl AuditLog {
         }
         self.insert_checkpoint(&mut tx, seq, &hash).await?;
         tx.commit().await?;
+        self.anchor_head(seq, &hash)?;
         Ok(u64::try_from(seq).ok())
     }
 
-    /// Recomputes the chain and checks checkpoints against this server's key.
+    /// Recomputes the chain and checks checkpoints (at this log's interval)
+    /// and the anchor file, if any, against this log's signing key.
     ///
     /// # Errors
     /// When the database fails (tampering is reported, not an error).
     pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
-        verify_log(&self.store, &[self.signer.public()]).await
+        let trusted = [self.signer.public()];
+        verify_log_with(
+            &self.store,
+            &VerifyOptions {
+                trusted: &trusted,
+                checkpoint_every: self.checkpoint_every,
+                anchor_file: self.anchor.as_ref().map(|a| a.path()),
+            },
+        )
+        .await
     }
 
     /// Writes every event as a FHIR R4 `AuditEvent`, one JSON per line.
@@ -524,7 +649,7 @@ fn jitter_ms() -> u64 {
 }
 
 async fn read_head(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::store::write::WriteTx,
     backend: Backend,
 ) -> Result<(i64, String), AuditError> {
     let sql = match backend {

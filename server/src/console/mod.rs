@@ -365,6 +365,8 @@ impl ConsoleBackend for Backend {
         let (_, entry) = self.handoffs.get(id).ok_or(Refusal::Gone)?;
         self.audit(&session, facts, AuditAction::TranscriptRead, &entry)
             .await?;
+        // Lines still on their way to the store belong to what staff read.
+        self.conversation.flush_transcript().await;
         let kept = self
             .store
             .transcript(&entry.session_ref)
@@ -489,8 +491,60 @@ impl ConsoleBackend for Backend {
             return Err(Refusal::BadRequest);
         }
         Self::chat_role(&session)?;
-        Ok(self.events.subscribe())
+        let token = facts.session.clone().unwrap_or_default();
+        Ok(follow(self.events.subscribe(), self.staff.clone(), token))
     }
+}
+
+/// How often an open channel re-checks its session when nothing happens.
+const CHANNEL_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+/// Events one channel may fall behind by before it is ended.
+const CHANNEL_BUFFER: usize = 256;
+
+/// One console's realtime channel: the shared events, passed on only while
+/// the session that opened it is signed in with a role that may see chats.
+/// Each event is checked before it goes, and the session is re-checked
+/// every few seconds between events (without counting as activity), so a
+/// sign-out, an expiry, a disabled account or a change to a role without
+/// chats ends the channel and nothing more reaches that browser.
+fn follow(
+    mut shared: broadcast::Receiver<Event>,
+    staff: Staff,
+    token: String,
+) -> broadcast::Receiver<Event> {
+    let (tx, rx) = broadcast::channel(CHANNEL_BUFFER);
+    tokio::spawn(async move {
+        let allowed = |staff: &Staff, token: &str| {
+            let staff = staff.clone();
+            let token = token.to_owned();
+            async move {
+                staff
+                    .session_quietly(&token)
+                    .await
+                    .is_ok_and(|s| s.member.role.can_chat())
+            }
+        };
+        let mut recheck = tokio::time::interval(CHANNEL_RECHECK);
+        recheck.tick().await;
+        loop {
+            tokio::select! {
+                event = shared.recv() => {
+                    // Lagged or closed: the channel ends; the console
+                    // reconnects and fetches what it missed.
+                    let Ok(event) = event else { return };
+                    if !allowed(&staff, &token).await || tx.send(event).is_err() {
+                        return;
+                    }
+                }
+                _ = recheck.tick() => {
+                    if tx.receiver_count() == 0 || !allowed(&staff, &token).await {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    rx
 }
 
 impl Backend {

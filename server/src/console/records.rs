@@ -203,17 +203,11 @@ impl RecordsBackend for Backend {
         self.audit_staff(&session, facts, AuditAction::AuditVerified)
             .await?;
         let report = self.audit.verify().await.map_err(unavailable)?;
-        let mut problems: Vec<String> = report
-            .first_problem
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        problems.extend(report.checkpoint_problems.iter().map(ToString::to_string));
         Ok(Verification {
             intact: report.is_intact(),
             events: report.events,
             checkpoints: report.checkpoints_verified,
-            problems,
+            problems: report.problems(),
         })
     }
 
@@ -337,6 +331,7 @@ impl RecordsBackend for Backend {
             Some(("Transcript", id)),
         )
         .await?;
+        self.conversation.flush_transcript().await;
         let kept = self.store.transcript_at(id).await.map_err(unavailable)?;
         Ok(self.lines(kept).await)
     }

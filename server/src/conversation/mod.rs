@@ -52,10 +52,11 @@ mod handoff;
 mod scheduling;
 mod state;
 mod tasks;
+pub mod transcript;
 mod verify;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::Instant;
 
 use carechat_language::intents::Decision;
 use carechat_language::knowledge::KnowledgeBase;
@@ -76,6 +77,7 @@ use crate::handoff::{Handoffs, Reason, Speaker};
 use crate::i18n::{Arg, Catalog};
 use crate::identity::Identity;
 use crate::phi::Phi;
+use crate::rate_limit::OverAllowance;
 use crate::records::{Records, Requester};
 use crate::settings::Live;
 use crate::store::Store;
@@ -113,6 +115,7 @@ pub struct Conversation {
     identity: Identity,
     records: Records,
     store: Store,
+    transcript: transcript::TranscriptWriter,
     clock: Arc<dyn Clock>,
     handoffs: Arc<Handoffs>,
 }
@@ -144,6 +147,7 @@ impl Conversation {
             ledger,
             identity,
             records,
+            transcript: transcript::TranscriptWriter::spawn(store.clone()),
             store,
             clock,
             handoffs,
@@ -298,7 +302,8 @@ impl Conversation {
         }
         match self
             .ledger
-            .record_accepted(turn.sid, &policy_version, SystemTime::now())
+            .record_accepted(&turn.who.session, &policy_version, self.clock.now())
+            .await
         {
             Ok(()) => {
                 tracing::info!(session = ?turn.sid, policy_version, "consent recorded");
@@ -327,7 +332,7 @@ impl Conversation {
 
     /// Checks that apply to every `say` and `choose` after the safety
     /// screen; `Some` answers it.
-    fn refuse(&self, state: &ChatState, id: &str) -> Option<Vec<ServerMessage>> {
+    fn refuse(&self, state: &mut ChatState, id: &str) -> Option<Vec<ServerMessage>> {
         if let Some(previous) = state.answered.get(id) {
             return Some(previous.clone());
         }
@@ -343,7 +348,23 @@ impl Conversation {
                 self.t(state.locale, "error-invalid-message-id", &[]),
             )]);
         }
-        None
+        // Last, so that a repeat, a refusal above or a crisis never spends
+        // the allowance.
+        let allowed = state
+            .allowance
+            .as_mut()
+            .map_or(Ok(()), |a| a.take(Instant::now()));
+        match allowed {
+            Ok(()) => None,
+            Err(OverAllowance::TooFast(_)) => Some(vec![error(
+                ErrorCode::RateLimited,
+                self.t(state.locale, "error-rate-limited", &[]),
+            )]),
+            Err(OverAllowance::SessionFull) => Some(vec![error(
+                ErrorCode::SessionFull,
+                self.t(state.locale, "error-session-full", &[]),
+            )]),
+        }
     }
 
     /// Switches the chat to the language `text` is written in, when that
@@ -382,7 +403,13 @@ impl Conversation {
             let queued = self.queue_for_person(turn, state, Reason::Crisis(category));
             answer.after.push(queued);
             let mut messages: Vec<ServerMessage> = switched.into_iter().collect();
-            if !consented || id.is_empty() || id.len() > 64 {
+            // A flood spends no storage: past the session's allowance a
+            // crisis still gets its guidance (and the queue its alert).
+            let flooding = state
+                .allowance
+                .as_mut()
+                .is_some_and(|a| a.take(Instant::now()).is_err());
+            if !consented || id.is_empty() || id.len() > 64 || flooding {
                 // Before consent: guidance, and nothing stored or kept.
                 messages.extend(answer.into_messages(&id));
                 return messages;
@@ -473,9 +500,9 @@ impl Conversation {
         replies
     }
 
-    /// Appends to the encrypted transcript; a failure is logged and the
-    /// chat goes on (the patient's answer matters more).
-    async fn keep(&self, turn: &Turn<'_>, role: &str, text: &str) {
+    /// Appends to the encrypted transcript, through the writer task: the
+    /// answer never waits for the database (see [`transcript`]).
+    async fn keep(&self, turn: &Turn<'_>, role: &'static str, text: &str) {
         let now = self.clock.now();
         let speaker = if role == "patient" {
             Speaker::Patient
@@ -483,14 +510,17 @@ impl Conversation {
             Speaker::Assistant
         };
         self.handoffs.line(turn.sid, speaker, text, now);
-        let text = Phi::new(text.to_owned());
-        if let Err(e) = self
-            .store
-            .append_message(&turn.who.session, role, &text, now)
-            .await
-        {
-            tracing::error!(error = %e, "transcript not stored");
-        }
+        self.transcript.write(transcript::Line {
+            session: turn.who.session.clone(),
+            role,
+            text: Phi::new(text.to_owned()),
+            at: now,
+        });
+    }
+
+    /// Waits until every transcript line so far is stored (or given up).
+    pub async fn flush_transcript(&self) {
+        self.transcript.flush().await;
     }
 
     /// Routes one message that passed the safety screen.
@@ -531,7 +561,7 @@ impl Conversation {
             return match state.verified.clone() {
                 Some(patient) => self.run(turn, state, &patient, task).await,
                 None => {
-                    state.waiting = Waiting::Details(task);
+                    state.waiting = Waiting::details(task);
                     self.ask_details(locale)
                 }
             };

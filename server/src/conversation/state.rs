@@ -13,6 +13,7 @@ use rand_core::{OsRng, RngCore};
 
 use crate::consent::ConsentState;
 use crate::ehr::{Appointment, PatientMatch, Slot};
+use crate::identity::details::Details;
 use crate::identity::PendingCode;
 use crate::phi::Phi;
 
@@ -86,10 +87,24 @@ impl Offer {
 pub(super) enum Waiting {
     #[default]
     Nothing,
-    /// Date of birth and last name, then `Task`.
-    Details(Task),
+    /// Date of birth and last name, then `task`. `unreached` holds details
+    /// the EHR could not be asked about just now: "try again" asks again.
+    Details {
+        task: Task,
+        unreached: Option<Details>,
+    },
     /// The one-time code, then `Task`.
     Code { pending: PendingCode, task: Task },
+}
+
+impl Waiting {
+    /// Waiting for details, none typed yet.
+    pub(super) fn details(task: Task) -> Self {
+        Self::Details {
+            task,
+            unreached: None,
+        }
+    }
 }
 
 /// Work the EHR could not do; "try again" does it.
@@ -120,6 +135,9 @@ pub struct ChatState {
     pub(super) not_helped: u8,
     /// The replies that take feedback, and the patient's votes on them.
     pub(super) feedback: super::feedback::Replies,
+    /// How many more messages this session may send, and how fast; `None`
+    /// is unlimited (the transport sets it from `[limits]`).
+    pub allowance: Option<crate::rate_limit::MessageAllowance>,
 }
 
 impl ChatState {

@@ -14,6 +14,7 @@ use crate::booking;
 use crate::ehr::{Appointment, EhrError, LabStatus, PatientMatch, RefillStatus, Slot};
 use crate::i18n::Arg;
 use crate::phi::Phi;
+use crate::records::RecordsError;
 
 impl Conversation {
     /// Does what a verified patient asked for.
@@ -173,9 +174,25 @@ impl Conversation {
     }
 
     /// What the patient is told when the EHR could not do something; "try
-    /// again" repeats `retry` when it was unavailable.
-    pub(super) fn ehr_failed(&self, state: &mut ChatState, e: EhrError, retry: Retry) -> Answer {
+    /// again" repeats `retry` when it was unavailable. When the audit event
+    /// could not be written nothing is shown and there is no "try again":
+    /// the patient is asked to call the clinic.
+    pub(super) fn ehr_failed(
+        &self,
+        state: &mut ChatState,
+        e: impl Into<RecordsError>,
+        retry: Retry,
+    ) -> Answer {
         let locale = state.locale;
+        let e = match e.into() {
+            RecordsError::Ehr(e) => e,
+            RecordsError::NotRecorded => {
+                return Answer::text(
+                    Intent::EhrError,
+                    self.t(locale, "records-not-recorded", &[]),
+                )
+            }
+        };
         match e {
             EhrError::Unavailable(_) => {
                 state.retry = Some(retry);

@@ -36,6 +36,10 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
+    async fn engine_flush(&self) {
+        self.engine.flush_transcript().await;
+    }
+
     async fn send(&self, state: &mut ChatState, message: ClientMessage) -> Vec<ServerMessage> {
         let turn = Turn {
             sid: &self.sid,
@@ -76,8 +80,18 @@ async fn nothing_is_processed_or_stored_before_consent() {
         state.answered.is_empty(),
         "a message before consent was kept"
     );
-    assert!(!s.engine.ledger.path().exists());
-    assert!(s.store.transcript(&s.who.session).await.unwrap().is_empty());
+    assert!(s
+        .store
+        .consents_of(&s.who.session)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!s._dir.path().join(crate::consent::LEGACY_FILE).exists());
+    assert!({
+        s.engine_flush().await;
+        s.store.transcript(&s.who.session).await.unwrap()
+    }
+    .is_empty());
 }
 
 #[tokio::test]
@@ -89,9 +103,14 @@ async fn declining_stores_nothing_and_gives_the_phone_number() {
         matches!(&declined, ServerMessage::Notice { code, text } if code == "consent_declined" && text.contains("(555) 010-4477"))
     );
     assert!(
-        !s.engine.ledger.path().exists(),
+        s.store
+            .consents_of(&s.who.session)
+            .await
+            .unwrap()
+            .is_empty(),
         "a declined consent was written down"
     );
+    assert!(!s._dir.path().join(crate::consent::LEGACY_FILE).exists());
     assert!(matches!(
         s.say(&mut state, "m1", "hours?").await,
         ServerMessage::Error { .. }
@@ -105,15 +124,24 @@ async fn consent_is_recorded_then_each_id_is_answered_once_and_kept_encrypted() 
     assert!(
         matches!(s.consent(&mut state, true).await, ServerMessage::Notice { code, .. } if code == "consent_accepted")
     );
-    let ledger = std::fs::read_to_string(s.engine.ledger.path()).unwrap();
-    let record: serde_json::Value = serde_json::from_str(ledger.trim()).unwrap();
-    assert_eq!(record["policy_version"], "2026-01");
-    assert!(!ledger.contains(&s.sid.to_b64u()), "raw session id written");
+    let recorded = s.store.consents_of(&s.who.session).await.unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].policy_version, "2026-01");
+    assert!(recorded[0].accepted);
+    assert_ne!(
+        recorded[0].session,
+        s.sid.to_b64u(),
+        "raw session id written"
+    );
+    assert!(!s._dir.path().join(crate::consent::LEGACY_FILE).exists());
 
     let first = s.say(&mut state, "m1", "hello").await;
     let again = s.say(&mut state, "m1", "something else entirely").await;
     assert_eq!(first, again, "a repeated id must get the same reply");
-    let kept = s.store.transcript(&s.who.session).await.unwrap();
+    let kept = {
+        s.engine_flush().await;
+        s.store.transcript(&s.who.session).await.unwrap()
+    };
     let texts: Vec<&str> = kept.iter().map(|m| m.text.expose().as_str()).collect();
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert_eq!(texts[0], "hello");
@@ -208,7 +236,10 @@ async fn the_transcript_never_keeps_a_one_time_code() {
         panic!()
     };
     assert_eq!(intent, "appointments.list");
-    let kept = s.store.transcript(&s.who.session).await.unwrap();
+    let kept = {
+        s.engine_flush().await;
+        s.store.transcript(&s.who.session).await.unwrap()
+    };
     let texts: Vec<&str> = kept.iter().map(|m| m.text.expose().as_str()).collect();
     assert!(texts.contains(&"[one-time code]"), "{texts:?}");
     assert!(!texts.iter().any(|t| t.contains(&code)), "{texts:?}");
@@ -278,8 +309,18 @@ async fn a_crisis_before_consent_gets_guidance_and_nothing_is_stored() {
         state.answered.is_empty(),
         "a message before consent was kept"
     );
-    assert!(!s.engine.ledger.path().exists());
-    assert!(s.store.transcript(&s.who.session).await.unwrap().is_empty());
+    assert!(s
+        .store
+        .consents_of(&s.who.session)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!s._dir.path().join(crate::consent::LEGACY_FILE).exists());
+    assert!({
+        s.engine_flush().await;
+        s.store.transcript(&s.who.session).await.unwrap()
+    }
+    .is_empty());
     // The Spanish one switched the chat to Spanish.
     assert_eq!(state.locale, Locale::Es);
 }
@@ -571,7 +612,11 @@ async fn a_crisis_alerts_a_person_even_before_consent() {
         .any(|m| matches!(m, ServerMessage::Notice { code, .. } if code.starts_with("handoff_"))));
     let queue = s.engine.handoffs().queue();
     assert!(matches!(queue[0].reason, crate::handoff::Reason::Crisis(_)));
-    assert!(s.store.transcript(&s.who.session).await.unwrap().is_empty());
+    assert!({
+        s.engine_flush().await;
+        s.store.transcript(&s.who.session).await.unwrap()
+    }
+    .is_empty());
 }
 
 #[tokio::test]

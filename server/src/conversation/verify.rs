@@ -8,6 +8,13 @@
 //! details while a code is awaited start again with them; anything else
 //! while a code is awaited says how to go on ("type the code", "new code",
 //! "cancel"), unless it is clearly another question, which is answered.
+//! When the EHR could not be reached for the details, the step stays open
+//! with them: "try again" ("intentar de nuevo", "otra vez") looks them up
+//! again.
+//!
+//! What the patient reads after typing details never depends on whether
+//! they matched anyone: "a code was sent to the phone number on file, if
+//! these details match our records", with nothing of the number in it.
 
 use carechat_language::intents::{Decision, UNKNOWN_INTENT};
 use carechat_language::lang::Locale;
@@ -19,7 +26,7 @@ use super::commands;
 use super::state::{ChatState, Task, Waiting};
 use super::{Conversation, Turn};
 use crate::i18n::Arg;
-use crate::identity::details::{self, Missing};
+use crate::identity::details::{self, Details, Missing};
 use crate::identity::otp::OtpCode;
 use crate::identity::{Checked, Started};
 
@@ -40,10 +47,18 @@ impl Conversation {
             if name != UNKNOWN_INTENT && Task::for_intent(name, "").is_none());
         match state.waiting.clone() {
             Waiting::Nothing => None,
-            Waiting::Details(task) => {
+            Waiting::Details { task, unreached } => {
                 if commands::is_stop(text) {
                     state.waiting = Waiting::Nothing;
                     return Some(self.stopped(locale));
+                }
+                // "Try again" after the EHR could not be reached: the same
+                // details are looked up again (with none kept, asked for).
+                if commands::is_retry(text) {
+                    return Some(match unreached {
+                        Some(details) => self.start(turn, state, details, task).await,
+                        None => self.ask_details(locale),
+                    });
                 }
                 if !details::mentions_date(text) {
                     if other_question || matches!(understood, Decision::Intent { .. }) {
@@ -55,15 +70,7 @@ impl Conversation {
                     Ok(d) => d,
                     Err(missing) => return Some(self.ask_missing(locale, missing)),
                 };
-                let now = self.clock.now();
-                Some(match self.identity.start(&turn.who, &details, now).await {
-                    Started::CodeSent(pending) => {
-                        let hint = pending.hint.clone();
-                        state.waiting = Waiting::Code { pending, task };
-                        self.code_sent(locale, &hint)
-                    }
-                    other => self.not_started(state, other, Waiting::Details(task)),
-                })
+                Some(self.start(turn, state, details, task).await)
             }
             Waiting::Code { pending, task } => {
                 if commands::is_stop(text) {
@@ -74,9 +81,8 @@ impl Conversation {
                     let now = self.clock.now();
                     return Some(match self.identity.resend(&turn.who, &pending, now).await {
                         Started::CodeSent(pending) => {
-                            let hint = pending.hint.clone();
                             state.waiting = Waiting::Code { pending, task };
-                            self.code_sent(locale, &hint)
+                            self.code_sent(locale)
                         }
                         other => self.not_started(state, other, Waiting::Code { pending, task }),
                     });
@@ -84,11 +90,11 @@ impl Conversation {
                 let Some(code) = OtpCode::parse(text) else {
                     // Details typed again (a correction): start over with them.
                     if details::mentions_date(text) {
-                        state.waiting = Waiting::Details(task);
+                        state.waiting = Waiting::details(task);
                         return Box::pin(self.continue_waiting(turn, state, text, understood))
                             .await;
                     }
-                    if other_question {
+                    if other_question && !commands::is_retry(text) {
                         return None;
                     }
                     return Some(Answer::text(
@@ -140,6 +146,32 @@ impl Conversation {
         }
     }
 
+    /// Looks `details` up and sends a code; the step stays open when that
+    /// cannot be done now.
+    async fn start(
+        &self,
+        turn: &Turn<'_>,
+        state: &mut ChatState,
+        details: Details,
+        task: Task,
+    ) -> Answer {
+        let now = self.clock.now();
+        match self.identity.start(&turn.who, &details, now).await {
+            Started::CodeSent(pending) => {
+                state.waiting = Waiting::Code { pending, task };
+                self.code_sent(state.locale)
+            }
+            Started::Unavailable => {
+                let keep = Waiting::Details {
+                    task,
+                    unreached: Some(details),
+                };
+                self.not_started(state, Started::Unavailable, keep)
+            }
+            other => self.not_started(state, other, Waiting::details(task)),
+        }
+    }
+
     pub(super) fn ask_details(&self, locale: Locale) -> Answer {
         let key = if self.identity.require_identifier {
             "identity-details-needed-mrn"
@@ -158,7 +190,7 @@ impl Conversation {
         Answer::text(Intent::IdentityDetailsUnclear, self.t(locale, key, &[]))
     }
 
-    fn code_sent(&self, locale: Locale, hint: &str) -> Answer {
+    fn code_sent(&self, locale: Locale) -> Answer {
         let key = match self.identity.channel() {
             "email" => "identity-code-sent-email",
             _ => "identity-code-sent-sms",
@@ -168,10 +200,7 @@ impl Conversation {
             self.t(
                 locale,
                 key,
-                &[
-                    ("hint", Arg::from(hint)),
-                    ("minutes", Arg::from(self.identity.code_minutes())),
-                ],
+                &[("minutes", Arg::from(self.identity.code_minutes()))],
             ),
         )
     }
@@ -200,6 +229,14 @@ impl Conversation {
                 Answer::text(
                     Intent::IdentityUnavailable,
                     self.t(locale, "identity-unavailable", &[]),
+                )
+            }
+            // Nothing was sent; a code already on its way still works.
+            Started::Limited => {
+                state.waiting = keep;
+                Answer::text(
+                    Intent::IdentityLimited,
+                    self.t(locale, "identity-limited", &[]),
                 )
             }
         }

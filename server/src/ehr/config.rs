@@ -3,8 +3,10 @@
 //!
 //! Two stages like the rest of the configuration: [`RawEhr`] is what the
 //! clinic wrote, [`RawEhr::validate`] checks it (reading the signing key
-//! once, so a bad key fails at start-up, not at the first patient) and
-//! derives the [`EhrConfig`].
+//! once, so a bad key fails at start-up, not at the first patient; a key
+//! file group or others can read is refused, with the `chmod` to run) and
+//! derives the [`EhrConfig`]. The demo EHR is refused outside demo mode
+//! ([`crate::config::Config::production_problems`]).
 //!
 //! ```toml
 //! [ehr]
@@ -13,10 +15,11 @@
 //! base_url = "https://ehr.clinic.example/fhir/R4"
 //! token_url = "https://ehr.clinic.example/oauth2/token"
 //! client_id = "carechat"
-//! private_key_file = "ehr-key.pem"   # PKCS#8 PEM, relative to this file
+//! private_key_file = "ehr-key.pem"   # PKCS#8 PEM, mode 0600, relative to this file
 //! key_id = "carechat-2026"
 //! algorithm = "ES384"              # or "RS384" with an RSA key
 //! timeout_secs = 10
+//! token_timeout_secs = 5          # one token request, shared by every waiting caller
 //! retries = 2
 //! ```
 
@@ -73,6 +76,9 @@ pub struct RawFhir {
     pub scopes: Option<Vec<String>>,
     /// Connect and per-request time-out; default 10.
     pub timeout_secs: Option<u64>,
+    /// Time-out of one token request (every caller waiting on it fails
+    /// together after it); default 5.
+    pub token_timeout_secs: Option<u64>,
     /// Retries for reads and server errors; default 2.
     pub retries: Option<u32>,
 }
@@ -118,6 +124,8 @@ pub struct FhirConfig {
     pub scopes: Vec<String>,
     /// Connect and per-request time-out.
     pub timeout: Duration,
+    /// Time-out of one token request, however the token endpoint behaves.
+    pub token_timeout: Duration,
     /// Retries for idempotent requests, server errors and time-outs.
     pub retries: u32,
 }
@@ -134,6 +142,7 @@ impl fmt::Debug for FhirConfig {
             .field("algorithm", &self.algorithm)
             .field("scopes", &self.scopes)
             .field("timeout", &self.timeout)
+            .field("token_timeout", &self.token_timeout)
             .field("retries", &self.retries)
             .finish()
     }
@@ -257,6 +266,8 @@ impl RawFhir {
             "is missing; point it at CareChat's PKCS#8 PEM private key (e.g. made with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384`)".to_owned(),
         ))?;
         let private_key_file = base_dir.join(&relative);
+        crate::private_files::check_owner_only(&private_key_file)
+            .map_err(|problem| ("ehr.fhir.private_key_file", problem))?;
         let private_key_pem = std::fs::read_to_string(&private_key_file)
             .map(zeroize::Zeroizing::new)
             .map_err(|e| {
@@ -296,6 +307,13 @@ impl RawFhir {
                 format!("is {timeout_secs}; it must be between 1 and 120 (the default is 10)"),
             ));
         }
+        let token_timeout_secs = self.token_timeout_secs.unwrap_or(5);
+        if !(1..=60).contains(&token_timeout_secs) {
+            return Err((
+                "ehr.fhir.token_timeout_secs",
+                format!("is {token_timeout_secs}; it must be between 1 and 60 (the default is 5)"),
+            ));
+        }
         let retries = self.retries.unwrap_or(2);
         if retries > 5 {
             return Err((
@@ -313,6 +331,7 @@ impl RawFhir {
             algorithm,
             scopes,
             timeout: Duration::from_secs(timeout_secs),
+            token_timeout: Duration::from_secs(token_timeout_secs),
             retries,
         })
     }
@@ -320,7 +339,8 @@ impl RawFhir {
 
 impl FhirConfig {
     /// A configuration built in code (tests, tools), with the default
-    /// scopes, a 10-second time-out and 2 retries.
+    /// scopes, a 10-second time-out, a 5-second token time-out and 2
+    /// retries.
     ///
     /// # Errors
     /// When the key is not a PKCS#8 PEM key for `algorithm`.
@@ -348,6 +368,7 @@ impl FhirConfig {
             algorithm,
             scopes: DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             timeout: Duration::from_secs(10),
+            token_timeout: Duration::from_secs(5),
             retries: 2,
         })
     }
@@ -369,6 +390,16 @@ mod tests {
 
     fn parse(text: &str) -> RawEhr {
         toml::from_str(text).unwrap()
+    }
+
+    /// Writes a key file the way an administrator should: mode 0600.
+    fn write_key(path: &Path, pem: &str) {
+        std::fs::write(path, pem).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
     }
 
     const GOOD: &str = r#"
@@ -404,10 +435,10 @@ key_id = "k1"
         let (setting, problem) = parse(GOOD).validate(dir.path()).unwrap_err();
         assert_eq!(setting, "ehr.fhir.private_key_file");
         assert!(problem.contains("key.pem"), "{problem}");
-        std::fs::write(dir.path().join("key.pem"), "not a key").unwrap();
+        write_key(&dir.path().join("key.pem"), "not a key");
         let (setting, _) = parse(GOOD).validate(dir.path()).unwrap_err();
         assert_eq!(setting, "ehr.fhir.private_key_file");
-        std::fs::write(dir.path().join("key.pem"), key_pem()).unwrap();
+        write_key(&dir.path().join("key.pem"), &key_pem());
         let EhrConfig::Fhir(config) = parse(GOOD).validate(dir.path()).unwrap() else {
             panic!("not fhir");
         };
@@ -417,6 +448,7 @@ key_id = "k1"
         );
         assert_eq!(config.scopes.len(), DEFAULT_SCOPES.len());
         assert_eq!(config.timeout, Duration::from_secs(10));
+        assert_eq!(config.token_timeout, Duration::from_secs(5));
         assert_eq!(config.retries, 2);
         let debug = format!("{config:?}");
         assert!(
@@ -425,10 +457,26 @@ key_id = "k1"
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused_with_the_chmod_to_run() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        write_key(&path, &key_pem());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let (setting, problem) = parse(GOOD).validate(dir.path()).unwrap_err();
+        assert_eq!(setting, "ehr.fhir.private_key_file");
+        assert!(
+            problem.contains(&path.display().to_string()) && problem.contains("chmod 600"),
+            "{problem}"
+        );
+    }
+
     #[test]
     fn bad_settings_say_what_to_change() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("key.pem"), key_pem()).unwrap();
+        write_key(&dir.path().join("key.pem"), &key_pem());
         let cases = [
             (
                 "https://ehr.clinic.example/fhir/R4",
@@ -453,6 +501,12 @@ key_id = "k1"
                 "key_id = \"k1\"\ntimeout_secs = 0",
                 "ehr.fhir.timeout_secs",
                 "between 1 and 120",
+            ),
+            (
+                "key_id = \"k1\"",
+                "key_id = \"k1\"\ntoken_timeout_secs = 300",
+                "ehr.fhir.token_timeout_secs",
+                "between 1 and 60",
             ),
             (
                 "key_id = \"k1\"",

@@ -19,8 +19,11 @@
 //! - labs: `ServiceRequest?subject=` (laboratory category) and
 //!   `DiagnosticReport?based-on=`; refills: `MedicationRequest?subject=`.
 //!
-//! Authentication is SMART Backend Services ([`super::smart`]). Every call
-//! has a time-out; reads, updates and connection failures are retried with
+//! Authentication is SMART Backend Services ([`super::smart`]): one token
+//! request at a time, shared by every call that needs it, never holding a
+//! lock across the network (nor does anything here). Every call has a
+//! time-out (`ehr.fhir.timeout_secs`, from connecting to the last byte of
+//! the body); reads, updates and connection failures are retried with
 //! backoff a bounded number of times (a create is retried only when it never
 //! reached the server). Errors and log lines name the operation and the
 //! HTTP status, never a URL: search URLs carry names and birth dates.
@@ -141,13 +144,14 @@ impl FhirEhr {
             let result = self.attempt(call, &url).await;
             let error = match result {
                 Ok(Attempt::Done(value)) => return Ok(value),
-                Ok(Attempt::Unauthorized) if !reauthenticated => {
-                    // The token expired or was revoked early: one new token.
-                    self.auth.invalidate().await;
+                Ok(Attempt::Unauthorized(rejected)) if !reauthenticated => {
+                    // The token expired or was revoked early: one new token
+                    // (unless another call has already fetched one).
+                    self.auth.invalidate(&rejected);
                     reauthenticated = true;
                     continue;
                 }
-                Ok(Attempt::Unauthorized) => {
+                Ok(Attempt::Unauthorized(_)) => {
                     return Err(EhrError::Rejected(format!("{op}: HTTP 401")));
                 }
                 Ok(Attempt::ServerError(status)) => {
@@ -174,14 +178,13 @@ impl FhirEhr {
 
     async fn attempt(&self, call: &Call<'_>, url: &Url) -> Result<Attempt, Failure> {
         let op = call.op;
+        // Not retried here: the token cache has its own backoff, so a
+        // retry this soon would only get the same failure again.
         let token = self
             .auth
             .token(&self.http, self.clock.as_ref())
             .await
-            .map_err(|e| match e {
-                EhrError::Unavailable(_) => Failure::Retryable(e),
-                other => Failure::Final(other),
-            })?;
+            .map_err(Failure::Final)?;
         let mut request = match call.method {
             Method::Get => self.http.get(url.clone()),
             Method::Post => self.http.post(url.clone()),
@@ -208,7 +211,7 @@ impl FhirEhr {
         let status = response.status().as_u16();
         match status {
             200..=299 => {}
-            401 => return Ok(Attempt::Unauthorized),
+            401 => return Ok(Attempt::Unauthorized(token)),
             404 | 410 => return Err(Failure::Final(EhrError::NotFound)),
             409 | 412 => {
                 return Err(Failure::Final(EhrError::Conflict(format!(
@@ -595,7 +598,8 @@ impl FhirEhr {
 
 enum Attempt {
     Done(Value),
-    Unauthorized,
+    /// HTTP 401 to this token.
+    Unauthorized(zeroize::Zeroizing<String>),
     ServerError(u16),
 }
 
@@ -649,9 +653,12 @@ fn is_resource_type(kind: &str) -> bool {
         && kind.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
-/// A FHIR logical id: `[A-Za-z0-9\-\.]{1,64}`.
+/// A FHIR logical id: `[A-Za-z0-9\-\.]{1,64}`, but not `.` or `..`: in a
+/// URL path those are dot segments, and `Slot/..` would name the base.
 fn is_fhir_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
+        && id != "."
+        && id != ".."
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
@@ -1216,6 +1223,105 @@ impl Ehr for FhirEhr {
     }
 }
 
+/// The pure FHIR JSON mapping helpers above, unchanged, for the fuzz
+/// targets (`fuzz/fuzz_targets/fhir.rs`). Only with the `fuzzing` feature;
+/// reached through `carechat::fuzzing::fhir`.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use chrono::{DateTime, Utc};
+    use serde_json::Value;
+    use url::Url;
+
+    use crate::ehr::RefillStatus;
+
+    /// [`super::local_reference`].
+    #[must_use]
+    pub fn local_reference(reference: &str) -> Option<String> {
+        super::local_reference(reference)
+    }
+    /// [`super::url_under`], its error dropped.
+    #[must_use]
+    pub fn url_under(base: &Url, path: &str) -> Option<Url> {
+        super::url_under(base, "fuzz", path).ok()
+    }
+    /// [`super::is_under`].
+    #[must_use]
+    pub fn is_under(base: &Url, url: &Url) -> bool {
+        super::is_under(base, url)
+    }
+    /// [`super::checked_reference`], its error dropped.
+    #[must_use]
+    pub fn checked_reference(kind: &str, reference: &str) -> Option<String> {
+        super::checked_reference(kind, reference).ok()
+    }
+    /// [`super::is_resource_type`].
+    #[must_use]
+    pub fn is_resource_type(kind: &str) -> bool {
+        super::is_resource_type(kind)
+    }
+    /// [`super::is_fhir_id`].
+    #[must_use]
+    pub fn is_fhir_id(id: &str) -> bool {
+        super::is_fhir_id(id)
+    }
+    /// [`super::has_participant`].
+    #[must_use]
+    pub fn has_participant(appointment: &Value, patient: &str) -> bool {
+        super::has_participant(appointment, patient)
+    }
+    /// [`super::refers_to`].
+    #[must_use]
+    pub fn refers_to(value: &Value, patient: &str) -> bool {
+        super::refers_to(value, patient)
+    }
+    /// [`super::instant`].
+    #[must_use]
+    pub fn instant(value: &Value) -> Option<DateTime<Utc>> {
+        super::instant(value)
+    }
+    /// [`super::fhir_instant`].
+    #[must_use]
+    pub fn fhir_instant(t: DateTime<Utc>) -> String {
+        super::fhir_instant(t)
+    }
+    /// [`super::codes`].
+    #[must_use]
+    pub fn codes(concepts: &Value) -> Vec<String> {
+        super::codes(concepts)
+    }
+    /// [`super::concept_text`].
+    #[must_use]
+    pub fn concept_text(concept: &Value) -> Option<String> {
+        super::concept_text(concept)
+    }
+    /// [`super::preferred_name`].
+    #[must_use]
+    pub fn preferred_name(names: &Value) -> Option<&Value> {
+        super::preferred_name(names)
+    }
+    /// [`super::practitioner_name`].
+    #[must_use]
+    pub fn practitioner_name(resource: &Value) -> (String, String) {
+        super::practitioner_name(resource)
+    }
+    /// [`super::telecom`].
+    #[must_use]
+    pub fn telecom(patient: &Value, system: &str) -> Option<String> {
+        super::telecom(patient, system)
+    }
+    /// [`super::is_lab_order`].
+    #[must_use]
+    pub fn is_lab_order(request: &Value) -> bool {
+        super::is_lab_order(request)
+    }
+    /// [`super::refill_status`].
+    #[must_use]
+    pub fn refill_status(status: &str) -> RefillStatus {
+        super::refill_status(status)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -1296,6 +1402,25 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_dot_segment_id_is_no_id() {
+        // Found with the `fhir` fuzz target's invariant that a reference's
+        // URL is the base followed by it: "Slot/.." was the base itself,
+        // "Appointment/." the Appointment search.
+        let base = Url::parse("https://ehr.example/fhir/R4/").unwrap();
+        for reference in ["Slot/..", "Appointment/.", "Patient/..", "Slot/../"] {
+            assert_eq!(local_reference(reference), None, "{reference}");
+            assert!(url_under(&base, "read", reference).is_err(), "{reference}");
+        }
+        for (kind, reference) in [("Slot", "Slot/.."), ("Appointment", "Appointment/.")] {
+            assert!(
+                matches!(checked_reference(kind, reference), Err(EhrError::NotFound)),
+                "{reference}"
+            );
+        }
+        assert!(is_fhir_id("a..b") && is_fhir_id("..."));
     }
 
     #[test]

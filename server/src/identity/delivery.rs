@@ -8,8 +8,10 @@
 //!   must enable it explicitly and should use it only where its risk
 //!   assessment allows.
 //! - [`DevOutbox`]: writes each code to `dev-outbox.jsonl` in the data
-//!   directory and to the console. **Development only**: codes are readable
-//!   by anyone with the server's files or logs. The demo uses it.
+//!   directory (mode 0600) and to the console. **Development only**: codes
+//!   are readable by anyone with the server's files or logs. The demo uses
+//!   it; `carechat serve` refuses it outside demo mode
+//!   ([`crate::config::Config::production_problems`]).
 //!
 //! A message carries the clinic's name and the code, nothing about the
 //! patient. Errors name the channel and the status, never the destination.
@@ -32,8 +34,9 @@ pub enum Destination {
 }
 
 impl Destination {
-    /// The last two digits (or characters) the patient is shown, so they
-    /// know where to look.
+    /// The last two digits (or first two characters), for the development
+    /// outbox's file and log only: never shown to the patient, whose reply
+    /// must read the same whether or not the details matched anyone.
     #[must_use]
     pub fn hint(&self) -> String {
         match self {
@@ -138,11 +141,7 @@ impl CodeSender for DevOutbox {
                 .lock
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(fail)?;
+            let mut file = crate::private_files::open_append(&self.path).map_err(fail)?;
             writeln!(file, "{line}").map_err(fail)?;
         }
         tracing::warn!(

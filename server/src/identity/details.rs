@@ -323,8 +323,7 @@ fn find_date(toks: &[String], this_year: i32) -> Option<(NaiveDate, Vec<usize>)>
             let nums: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
             if nums.len() == 3 {
                 let date = if parts[0].len() == 4 {
-                    i32::try_from(nums[0])
-                        .ok()
+                    year_of(parts[0], this_year)
                         .and_then(|y| NaiveDate::from_ymd_opt(y, nums[1], nums[2]))
                 } else if parts[2].len() == 4 || parts[2].len() == 2 {
                     year_of(parts[2], this_year)
@@ -492,6 +491,27 @@ mod tests {
                 .expose()
                 .to_string(),
             "1985-03-14"
+        );
+    }
+
+    #[test]
+    fn a_year_first_date_before_1900_is_not_a_birth_date() {
+        // Found by the `details` fuzz target: "1492-3-1 u" read as 1 March
+        // 1492, since the year-first form skipped the year's range check.
+        for text in ["1492-3-1 u", "0001-01-01 Rivera", "1899-12-31 Rivera"] {
+            assert_eq!(
+                parse(text, false).unwrap_err(),
+                Missing::BirthDate,
+                "{text}"
+            );
+            assert!(!mentions_date(text), "{text}");
+        }
+        assert_eq!(
+            *parse("1900-01-01 Rivera", false)
+                .unwrap()
+                .birth_date
+                .expose(),
+            ymd(1900, 1, 1)
         );
     }
 

@@ -3,25 +3,32 @@
 //!
 //! The patient types their date of birth and last name (and a record
 //! number where the clinic asks for one); [`Identity::start`] looks them up
-//! in the EHR and sends a one-time code to the phone on file, telling the
-//! patient only its last two digits; [`Identity::check`] takes the code.
-//! Verification belongs to the chat session and ends with it.
+//! in the EHR and sends a one-time code to the phone on file;
+//! [`Identity::check`] takes the code. Verification belongs to the chat
+//! session and ends with it.
 //!
 //! No user enumeration: details that match nobody walk the same steps. The
-//! patient reads the same words (with two digits derived from the details,
-//! stable for the same details), a decoy challenge is stored and counted
-//! like a real one, and no code ever opens it. Codes are sent from a
+//! patient reads the same words, which say nothing of the phone number (no
+//! "ending in" digits: a patient's real ones against a stranger's made-up
+//! ones would tell, to anyone holding a breached list with phone numbers,
+//! who is a patient here). A decoy challenge is stored and counted like a
+//! real one, and no code ever opens it; the limits of [`limits`] count a
+//! stranger's details exactly as a patient's. Codes are sent from a
 //! spawned task, so the reply does not wait on (and its timing does not
 //! reveal) the SMS or email provider.
 //!
 //! - [`details`]: reading the details from free text.
-//! - [`otp`]: codes, their limits and lockout (NIST SP 800-63B).
+//! - [`limits`]: verification starts per session, address and patient,
+//!   codes per patient (in this process's memory).
+//! - [`otp`]: codes, their limits, stepped waits and lockout (NIST SP
+//!   800-63B), in the store.
 //! - [`delivery`]: SMS, email and the development outbox.
 //! - [`unlock`]: front desk ending a patient's lockout.
 
 pub mod config;
 pub mod delivery;
 pub mod details;
+pub mod limits;
 pub mod otp;
 pub mod unlock;
 
@@ -35,6 +42,7 @@ use crate::phi::Phi;
 use crate::records::{Records, Requester};
 use delivery::{CodeSender, Destination};
 use details::Details;
+use limits::{Counters, PatientKeys, VerificationLimits};
 use otp::{Check, IssueRefused, OtpCode, Subject, Verifier};
 
 /// A code on its way: what the session remembers between "code sent" and
@@ -46,8 +54,8 @@ pub struct PendingCode {
     /// `None` for details that matched nobody.
     patient: Option<PatientMatch>,
     destination: Option<Destination>,
-    /// The last two digits the patient was shown.
-    pub hint: String,
+    /// What its starts and codes count under ([`limits`]).
+    keys: PatientKeys,
 }
 
 impl PendingCode {
@@ -71,6 +79,9 @@ pub enum Started {
         /// Seconds to wait.
         seconds: i64,
     },
+    /// Too many starts or codes ([`limits`]): nothing was sent; call the
+    /// clinic.
+    Limited,
     /// The EHR or the store could not be reached.
     Unavailable,
 }
@@ -101,6 +112,7 @@ pub struct Identity {
     verifier: Verifier,
     sender: Arc<dyn CodeSender>,
     records: Records,
+    counters: Arc<Counters>,
     /// Whether the clinic asks for a medical record number too.
     pub require_identifier: bool,
 }
@@ -118,8 +130,22 @@ impl Identity {
             verifier,
             sender,
             records,
+            counters: Arc::new(Counters::new(VerificationLimits::default())),
             require_identifier,
         }
+    }
+
+    /// The same, with these start and code limits (a fresh count).
+    #[must_use]
+    pub fn with_limits(mut self, limits: VerificationLimits) -> Self {
+        self.counters = Arc::new(Counters::new(limits));
+        self
+    }
+
+    /// The start and code limits in force.
+    #[must_use]
+    pub fn limits(&self) -> &VerificationLimits {
+        self.counters.limits()
     }
 
     /// How long codes last, in minutes.
@@ -134,8 +160,16 @@ impl Identity {
         self.sender.channel()
     }
 
-    /// Looks the details up and sends a code.
+    /// Looks the details up and sends a code, within the limits.
     pub async fn start(&self, who: &Requester, details: &Details, now: DateTime<Utc>) -> Started {
+        // Session and address first: the same for anybody, before the EHR
+        // is asked anything.
+        if !self.counters.take_start(who, now) {
+            self.records
+                .record(who.event(AuditAction::VerificationStart, None, AuditOutcome::Denied))
+                .await;
+            return Started::Limited;
+        }
         self.records
             .record(who.event(AuditAction::VerificationStart, None, AuditOutcome::Success))
             .await;
@@ -151,7 +185,11 @@ impl Identity {
             };
             match self.records.find_patient(who, &query).await {
                 Ok(found) => patient = patient.or(found),
-                Err(_) => return Started::Unavailable,
+                Err(_) => {
+                    // Not the patient's doing: the start does not count.
+                    self.counters.give_back_start(who, now);
+                    return Started::Unavailable;
+                }
             }
         }
         let normalized = details.normalized();
@@ -166,26 +204,53 @@ impl Identity {
             }
             None => (self.verifier.details_subject(normalized.expose()), None),
         };
-        let hint = match &destination {
-            Some(d) => d.hint(),
-            None => self.decoy_hint(&normalized),
+        let names = details.family_candidates().into_iter().map(|family| {
+            let reading = Phi::new(format!(
+                "{}|{}",
+                details.birth_date.expose(),
+                details::fold(family.expose())
+            ));
+            self.verifier.name_key(reading.expose())
+        });
+        let keys = PatientKeys::new(&subject, names);
+        let pending = PendingCode {
+            subject,
+            challenge: String::new(),
+            patient,
+            destination,
+            keys,
         };
-        self.issue(
-            who,
-            PendingCode {
-                subject,
-                challenge: String::new(),
-                patient,
-                destination,
-                hint,
-            },
-            now,
-        )
-        .await
+        if !self.counters.take_patient_start(&pending.keys, now) {
+            return self.refused(who, &pending, now).await;
+        }
+        self.issue(who, pending, now).await
     }
 
-    /// Sends a new code for the same details (after the cooldown; the
-    /// failure count stays).
+    /// What a start or code the limits refused gets: "locked" while the
+    /// subject is locked (it says more), else "limited". Recorded under the
+    /// patient's id when the details matched one: the audit log may tell,
+    /// the patient's reply does not.
+    async fn refused(&self, who: &Requester, pending: &PendingCode, now: DateTime<Utc>) -> Started {
+        let (action, started) = match self.verifier.locked(&pending.subject, now).await {
+            Ok(true) => (AuditAction::VerificationLockout, Started::Locked),
+            Ok(false) => (AuditAction::VerificationCodeSent, Started::Limited),
+            Err(e) => {
+                tracing::error!(error = %e, "verification store failed");
+                return Started::Unavailable;
+            }
+        };
+        let entity = pending
+            .patient
+            .as_ref()
+            .map(|p| ("Patient", p.id.0.as_str()));
+        self.records
+            .record(who.event(action, entity, AuditOutcome::Denied))
+            .await;
+        started
+    }
+
+    /// Sends a new code for the same details (after the cooldown and within
+    /// the codes per hour; the failure count stays).
     pub async fn resend(
         &self,
         who: &Requester,
@@ -202,11 +267,17 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Started {
         let deliverable = pending.destination.is_some();
-        let issued = match self
+        if !self.counters.take_code(&pending.keys, now) {
+            return self.refused(who, &pending, now).await;
+        }
+        let result = self
             .verifier
             .issue(&pending.subject, deliverable, now)
-            .await
-        {
+            .await;
+        if !matches!(result, Ok(Ok(_))) {
+            self.counters.give_back_code(&pending.keys, now);
+        }
+        let issued = match result {
             Ok(Ok(issued)) => issued,
             Ok(Err(IssueRefused::Locked)) => {
                 self.records
@@ -299,23 +370,6 @@ impl Identity {
             Check::Spent => Checked::Spent,
             Check::Expired => Checked::Expired,
             Check::Locked => Checked::Locked,
-        }
-    }
-
-    /// What details that match nobody are shown instead of a real hint:
-    /// stable for the same details, and of the same form as a real one
-    /// (two digits for a phone, two letters for an email address), so the
-    /// answer does not tell a stranger from a patient.
-    fn decoy_hint(&self, normalized: &Phi<String>) -> String {
-        let seed = self.verifier.decoy_seed(normalized.expose());
-        let n = seed.bytes().fold(0u32, |acc, b| {
-            acc.wrapping_mul(31).wrapping_add(u32::from(b))
-        });
-        if self.sender.wants_phone() {
-            format!("{:02}", n % 100)
-        } else {
-            let letter = |k: u32| char::from(b'a' + u8::try_from(k % 26).unwrap_or(0));
-            [letter(n), letter(n / 26)].iter().collect()
         }
     }
 }

@@ -8,15 +8,34 @@
 //!   of the database cannot be brute-forced offline; hashes are compared in
 //!   constant time.
 //! - Each code takes at most [`OtpPolicy::attempts_per_code`] wrong entries.
-//! - Each *subject* (a patient, or the details someone typed that match no
-//!   patient) takes at most [`OtpPolicy::max_consecutive_failures`] wrong
-//!   entries in a row across all its codes and sessions, then is locked
-//!   out for [`OtpPolicy::lockout`]. Only a correct code resets the count;
-//!   asking for a new code never does, and new codes wait
-//!   [`OtpPolicy::resend_cooldown`] after the previous one.
+//! - New codes for a subject wait [`OtpPolicy::resend_cooldown`] after the
+//!   previous one (and [`super::limits`] caps how many go out per hour).
 //! - A *decoy* challenge (details that match nobody) stores a random hash
 //!   that no code can produce, and walks through exactly the same steps and
 //!   queries, so the answers to a stranger and to a patient do not differ.
+//!
+//! # Wrong codes: a stepped wait, then a lockout
+//!
+//! Each *subject* (a patient, or the details someone typed that match no
+//! patient) counts its wrong entries in a row across all its codes and
+//! sessions; only a correct code (or front desk, [`super::unlock`]) resets
+//! the count, and asking for a new code never does. Every
+//! [`OtpPolicy::max_consecutive_failures`] wrong entries the subject waits:
+//! [`OtpPolicy::lockout`] the first time, twice as long each time after, up
+//! to [`OtpPolicy::max_lockout`]. At [`NIST_MAX_CONSECUTIVE_FAILURES`] (100,
+//! the most §5.2.2 allows) it is locked until front desk, having confirmed
+//! who the patient is, ends the lockout.
+//!
+//! Why a stepped wait rather than one long lockout: the wrong codes need no
+//! more than the patient's birth date and last name, so a lockout of a day
+//! after ten of them let any stranger shut a patient out for a day. §5.2.2
+//! allows waits that grow as the count nears its limit instead. With the
+//! default limits a stranger's burst of wrong codes costs the patient
+//! fifteen minutes, and every code they guess at is one the patient's phone
+//! receives (at most three an hour, [`super::limits`]): fifteen guesses an
+//! hour, about seven hours of attack and twenty texts to the patient before
+//! the hard lockout, while the chance of guessing a code stays at most
+//! 100 in a million.
 //!
 //! Every counter changes in one SQL statement (`attempts = attempts + 1 ...
 //! RETURNING`), so parallel guesses from many sessions cannot slip past a
@@ -39,12 +58,59 @@ pub struct OtpPolicy {
     pub ttl: Duration,
     /// Wrong entries one code takes before it is spent (5).
     pub attempts_per_code: i64,
-    /// Wrong entries in a row, across codes, before a lockout (1 to 100).
+    /// Wrong entries in a row, across codes, before each wait (1 to 100).
     pub max_consecutive_failures: i64,
-    /// How long a lockout lasts.
+    /// The first wait; each later one is twice as long.
     pub lockout: Duration,
+    /// The longest wait.
+    pub max_lockout: Duration,
     /// The shortest time between two codes for one subject.
     pub resend_cooldown: Duration,
+}
+
+/// Wrong entries in a row after which a subject is locked until front desk
+/// ends it (NIST SP 800-63B §5.2.2: at most 100).
+pub const NIST_MAX_CONSECUTIVE_FAILURES: i64 = 100;
+
+/// `locked_until` for a lockout that only front desk ends.
+const UNTIL_UNLOCKED: i64 = i64::MAX;
+
+/// How long a subject is locked after a wrong entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// A wait, after which codes work again (the count goes on).
+    For(Duration),
+    /// Until front desk ends it ([`Verifier::unlock`]).
+    UntilUnlocked,
+}
+
+impl OtpPolicy {
+    /// The lock after `failures` wrong entries in a row; `None` when it is
+    /// not a wait's turn.
+    #[must_use]
+    pub fn lock_after(&self, failures: i64) -> Option<Lock> {
+        if failures >= NIST_MAX_CONSECUTIVE_FAILURES {
+            return Some(Lock::UntilUnlocked);
+        }
+        let every = self.max_consecutive_failures.max(1);
+        if failures <= 0 || failures % every != 0 {
+            return None;
+        }
+        let doublings = u32::try_from(failures / every - 1)
+            .unwrap_or(u32::MAX)
+            .min(20);
+        let wait = self
+            .lockout
+            .num_seconds()
+            .saturating_mul(1_i64 << doublings);
+        Some(Lock::For(Duration::seconds(
+            wait.min(
+                self.max_lockout
+                    .num_seconds()
+                    .max(self.lockout.num_seconds()),
+            ),
+        )))
+    }
 }
 
 impl Default for OtpPolicy {
@@ -53,8 +119,9 @@ impl Default for OtpPolicy {
             ttl: Duration::minutes(10),
             attempts_per_code: 5,
             max_consecutive_failures: 10,
-            lockout: Duration::hours(24),
-            resend_cooldown: Duration::seconds(30),
+            lockout: Duration::minutes(15),
+            max_lockout: Duration::hours(1),
+            resend_cooldown: Duration::seconds(60),
         }
     }
 }
@@ -189,12 +256,12 @@ impl Verifier {
         )
     }
 
-    /// A stable, secret-keyed value for details that matched nobody, from
-    /// which the decoy's "phone ending in" digits are drawn.
+    /// A key for one reading of typed details (birth date and folded last
+    /// name), under which [`super::limits`] counts starts and codes.
     #[must_use]
-    pub fn decoy_seed(&self, normalized_details: &str) -> String {
+    pub fn name_key(&self, birth_date_and_name: &str) -> String {
         self.store
-            .blind_index("otp-decoy-hint", normalized_details.as_bytes())
+            .blind_index("verification-limit-name", birth_date_and_name.as_bytes())
     }
 
     fn code_hash(&self, challenge: &str, code: &OtpCode) -> String {
@@ -372,10 +439,14 @@ impl Verifier {
         .fetch_one(pool)
         .await?
         .try_get(0)?;
-        if failures >= self.policy.max_consecutive_failures {
+        if let Some(lock) = self.policy.lock_after(failures) {
+            let until = match lock {
+                Lock::For(wait) => t.saturating_add(wait.num_seconds()),
+                Lock::UntilUnlocked => UNTIL_UNLOCKED,
+            };
             sqlx::query("UPDATE verification_subjects SET locked_until = $2 WHERE subject = $1")
                 .bind(&subject.0)
-                .bind((now + self.policy.lockout).timestamp())
+                .bind(until)
                 .execute(pool)
                 .await?;
             sqlx::query("UPDATE otp_challenges SET spent = 1 WHERE subject = $1")
@@ -424,6 +495,30 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|p| p.iter().all(|d| *d)));
+    }
+
+    #[test]
+    fn waits_double_every_step_up_to_the_longest_then_lock_at_one_hundred() {
+        use super::{Lock, OtpPolicy};
+        use chrono::Duration;
+        let p = OtpPolicy::default();
+        let wait = |n| p.lock_after(n);
+        assert_eq!(wait(9), None);
+        assert_eq!(wait(10), Some(Lock::For(Duration::minutes(15))));
+        assert_eq!(wait(11), None);
+        assert_eq!(wait(20), Some(Lock::For(Duration::minutes(30))));
+        assert_eq!(wait(30), Some(Lock::For(Duration::minutes(60))));
+        assert_eq!(wait(90), Some(Lock::For(Duration::minutes(60))));
+        assert_eq!(wait(100), Some(Lock::UntilUnlocked));
+        assert_eq!(wait(101), Some(Lock::UntilUnlocked));
+        let every_time = OtpPolicy {
+            max_consecutive_failures: 1,
+            ..p
+        };
+        assert_eq!(
+            every_time.lock_after(64),
+            Some(Lock::For(Duration::minutes(60)))
+        );
     }
 
     #[test]

@@ -257,7 +257,7 @@ impl Staff {
 /// The ids of the administrators who are not disabled, locked for the
 /// transaction on PostgreSQL.
 pub(super) async fn active_admins(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::store::write::WriteTx,
     backend: Backend,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let sql = match backend {

@@ -168,6 +168,21 @@ impl Staff {
     /// [`SessionError::SignedOut`] for a token that names no session,
     /// [`SessionError::Expired`], or [`SessionError::Storage`].
     pub async fn session(&self, token: &str) -> Result<StaffSession, SessionError> {
+        self.look_up(token, true).await
+    }
+
+    /// As [`Self::session`], without counting as activity: for checks made
+    /// on the member's behalf (the realtime channel re-checking that its
+    /// session and role still hold), which must not keep an idle session
+    /// alive.
+    ///
+    /// # Errors
+    /// As [`Self::session`].
+    pub async fn session_quietly(&self, token: &str) -> Result<StaffSession, SessionError> {
+        self.look_up(token, false).await
+    }
+
+    async fn look_up(&self, token: &str, touch: bool) -> Result<StaffSession, SessionError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(SessionError::SignedOut);
         }
@@ -229,14 +244,16 @@ impl Staff {
                 SessionError::Storage
             })?;
         let csrf = String::from_utf8(csrf.to_vec()).map_err(|_| SessionError::Storage)?;
-        sqlx::query(
-            "UPDATE staff_sessions SET last_seen = $2 WHERE token_hash = $1 AND last_seen < $2",
-        )
-        .bind(&hash)
-        .bind(now)
-        .execute(self.store.pool())
-        .await
-        .map_err(|e| storage_error("touch a staff session", &e))?;
+        if touch {
+            sqlx::query(
+                "UPDATE staff_sessions SET last_seen = $2 WHERE token_hash = $1 AND last_seen < $2",
+            )
+            .bind(&hash)
+            .bind(now)
+            .execute(self.store.pool())
+            .await
+            .map_err(|e| storage_error("touch a staff session", &e))?;
+        }
         Ok(StaffSession {
             member: StaffMember {
                 id,

@@ -81,6 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "settings",
         include_str!("../../migrations/0006_settings.sql"),
     ),
+    Migration::new(
+        7,
+        "consents",
+        include_str!("../../migrations/0007_consents.sql"),
+    ),
 ];
 
 /// Applies the migrations `pool` lacks, in one transaction; concurrent
@@ -91,10 +96,7 @@ pub const MIGRATIONS: &[Migration] = &[
 /// [`StoreError::SchemaTooNew`] when the database has migrations this
 /// binary does not know.
 pub async fn run(pool: &AnyPool, backend: Backend, now_ms: i64) -> Result<Vec<i64>, StoreError> {
-    let mut tx = match backend {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => pool.begin().await?,
-    };
+    let mut tx = super::write::WriteTx::begin(pool, backend).await?;
     if backend == Backend::Postgres {
         // Serializes concurrent migrators; released at commit.
         // (Wrapped so the result column is an integer: the Any driver

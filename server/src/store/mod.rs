@@ -10,7 +10,26 @@
 //! `carechat keys rotate` ([`Store::rotate_master_key`]) re-wraps them all
 //! under a new master key and activates a fresh DEK; old data stays
 //! readable. Every server sharing the database must then be restarted with
-//! the new key.
+//! the new key. The default key file is generated only for a database that
+//! holds no keys yet: if it goes missing later, [`Store::open`] says so
+//! ([`StoreError::MissingMasterKey`]) instead of making a key that cannot
+//! open anything.
+//!
+//! # Writable
+//! [`Store::check_writable`] proves the database takes writes (a write
+//! transaction that changes nothing); `carechat serve` refuses a read-only
+//! database at start and `/readyz` reports one while it lasts.
+//!
+//! The audit log's checkpoint signing key ([`Store::audit_signing_key`]) is
+//! kept the same way: a P-256 scalar wrapped by the master key in
+//! `data_keys` (kind `audit`), created on first use, re-wrapped by
+//! rotation. Whoever can write the database but lacks the master key can
+//! neither read nor replace it (a replaced row does not unwrap, and the
+//! store refuses to open).
+//!
+//! The session-name key ([`Store::session_names`], kind `session-digest`)
+//! is kept the same way: the HMAC key that names sessions in audit,
+//! consent and transcript rows ([`names`]).
 //!
 //! # Layout
 //! - [`config`]: the `[storage]` settings and the master key file.
@@ -18,15 +37,20 @@
 //! - [`migrate`]: the migration list and runner.
 //! - [`rotate`]: `carechat keys rotate` (key files and re-wrapping).
 //! - [`participation`]: the transcripts a staff member took part in.
+//! - [`names`]: the keyed name a session goes by in every row.
+//! - [`consents`]: the consent ledger's rows.
 //! - [`settings`]: the rows behind the clinic settings admins change.
 
 pub mod config;
+pub mod consents;
 pub mod feedback;
 pub mod migrate;
+pub mod names;
 pub mod participation;
 pub mod rotate;
 pub mod seal;
 pub mod settings;
+pub mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -76,6 +100,22 @@ pub enum StoreError {
     /// The master key could not be loaded.
     #[error("master key {0}")]
     MasterKey(String),
+    /// The default master key file is gone but the database holds keys
+    /// wrapped by it; a new key would not open them, so none is generated.
+    #[error("the master key file {path} is missing, but this database's keys are wrapped with a master key (fingerprint {fingerprint}); a new key could not open them, so none was generated: restore {path} from your backup (mode 0600), or set CARECHAT_MASTER_KEY or storage.master_key_file to that key")]
+    MissingMasterKey {
+        /// Where the key file was expected.
+        path: std::path::PathBuf,
+        /// Fingerprint recorded with the wrapped keys.
+        fingerprint: String,
+    },
+    /// The database cannot be written (read-only file, directory, role or
+    /// replica, or locked by another writer).
+    #[error("the database cannot be written ({source}); carechat records consent, verification steps and audit events in it, so check that this user can write the database file and its folder, that the disk has room, that storage.url (or CARECHAT_DATABASE_URL) does not open it read-only (mode=ro), and for PostgreSQL that the role may write and the server is not a read-only replica")]
+    NotWritable {
+        /// The database's reason.
+        source: sqlx::Error,
+    },
     /// The master key is not the one the stored keys were wrapped with.
     #[error("the master key (fingerprint {actual}) is not the one this database's keys are wrapped with (fingerprint {expected}); set CARECHAT_MASTER_KEY or storage.master_key_file to the right key (after an interrupted `keys rotate`, the new key is in master.key.next)")]
     WrongMasterKey {
@@ -124,12 +164,20 @@ struct Keyring {
     data: HashMap<i64, KeyBytes>,
     active: i64,
     index: KeyBytes,
+    /// The audit signing key's scalar.
+    audit: Option<KeyBytes>,
+    /// Whether this open generated it.
+    audit_generated: bool,
+    /// The session-name key.
+    session: names::SessionNames,
 }
 
 struct Inner {
     pool: AnyPool,
     backend: Backend,
     keys: RwLock<Keyring>,
+    /// The folder of the SQLite file, whose free space readiness watches.
+    disk: Option<std::path::PathBuf>,
 }
 
 /// The database and the keys to its sealed values. Cheap to clone.
@@ -150,8 +198,12 @@ impl std::fmt::Debug for Store {
 const INDEX_KEY_ID: i64 = 0;
 /// The id of the first data key.
 const FIRST_DATA_KEY_ID: i64 = 1;
+/// The id of the audit signing key row in `data_keys` (below the data
+/// keys' ids, which count up from 1).
+const AUDIT_KEY_ID: i64 = -1;
 const KIND_DATA: &str = "data";
 const KIND_INDEX: &str = "index";
+const KIND_AUDIT: &str = "audit";
 
 pub(crate) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
@@ -165,8 +217,28 @@ impl Store {
     /// [`StoreError`] when the database, the migrations or the master key
     /// fail.
     pub async fn open(config: &StorageConfig) -> Result<Self, StoreError> {
+        let Some(path) = config.master_key_to_generate() else {
+            let master = config.load_master_key()?;
+            return Self::open_with_key(config, master).await;
+        };
+        // The default key file is missing. A new key is generated only for a
+        // database that holds no wrapped keys yet: for one that does, a new
+        // key could never open them, so the file must be restored instead.
+        let pool = connect(config).await?;
+        migrate::run(&pool, config.backend, now_ms())
+            .await
+            .map_err(read_only_is_not_writable)?;
+        let stored = sqlx::query("SELECT master_fp FROM data_keys LIMIT 1")
+            .fetch_optional(&pool)
+            .await?;
+        if let Some(row) = stored {
+            return Err(StoreError::MissingMasterKey {
+                path: path.to_owned(),
+                fingerprint: row.try_get(0)?,
+            });
+        }
         let master = config.load_master_key()?;
-        Self::open_with_key(config, master).await
+        Self::finish_open(pool, config, &master).await
     }
 
     /// As [`Store::open`] with a master key given directly.
@@ -177,43 +249,63 @@ impl Store {
         config: &StorageConfig,
         master: MasterKey,
     ) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        if config.backend == Backend::Sqlite {
-            if let Some(dir) = sqlite_dir(&config.url) {
-                crate::server_key::create_private_dir(&dir).map_err(|e| {
-                    StoreError::Database(sqlx::Error::Configuration(
-                        format!("cannot create {}: {e}", dir.display()).into(),
-                    ))
-                })?;
-            }
-        }
-        let mut options = AnyPoolOptions::new().max_connections(8);
-        if config.backend == Backend::Sqlite {
-            options = options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::query("PRAGMA busy_timeout = 10000")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = options.connect(&config.url).await?;
-        if config.backend == Backend::Sqlite {
-            // Persistent in the file; lets readers proceed during a write.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .fetch_all(&pool)
-                .await?;
-        }
-        migrate::run(&pool, config.backend, now_ms()).await?;
-        let keys = load_or_create_keys(&pool, config.backend, &master).await?;
+        let pool = connect(config).await?;
+        migrate::run(&pool, config.backend, now_ms())
+            .await
+            .map_err(read_only_is_not_writable)?;
+        Self::finish_open(pool, config, &master).await
+    }
+
+    async fn finish_open(
+        pool: AnyPool,
+        config: &StorageConfig,
+        master: &MasterKey,
+    ) -> Result<Self, StoreError> {
+        let backend = config.backend;
+        let keys = load_or_create_keys(&pool, backend, master).await?;
+        let disk = match backend {
+            Backend::Sqlite => sqlite_dir(&config.url),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
-                backend: config.backend,
+                backend,
                 keys: RwLock::new(keys),
+                disk,
             }),
         })
+    }
+
+    /// Bytes free for the SQLite file, where that is a local file (`None`
+    /// for PostgreSQL, or when the file system cannot say).
+    #[must_use]
+    pub fn free_bytes(&self) -> Option<u64> {
+        let dir = self.inner.disk.as_ref()?;
+        let stat = rustix::fs::statvfs(dir).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+
+    /// Checks that the database takes writes now, by updating no row of
+    /// `table` (one of the store's tables with an `id` column, such as
+    /// `data_keys`) in a write transaction that is rolled back: `BEGIN
+    /// IMMEDIATE` on SQLite, waiting at most a second for another writer.
+    /// A read-only database, file or role fails it; so do a locked database
+    /// and missing privileges on `table`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotWritable`] with the database's reason.
+    pub async fn check_writable(&self, table: &'static str) -> Result<(), StoreError> {
+        let sqlite = self.inner.backend == Backend::Sqlite;
+        let mut conn = self.inner.pool.acquire().await?;
+        if sqlite {
+            sqlx::query("PRAGMA busy_timeout = 1000")
+                .execute(&mut *conn)
+                .await?;
+        }
+        probe_write(conn, self.inner.backend, table)
+            .await
+            .map_err(|source| StoreError::NotWritable { source })
     }
 
     /// The connection pool, for modules that own their own tables.
@@ -234,11 +326,8 @@ impl Store {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.inner.backend {
-            Backend::Sqlite => self.inner.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.inner.pool.begin().await?,
-        })
+    pub async fn begin_write(&self) -> Result<write::WriteTx, StoreError> {
+        Ok(write::WriteTx::begin(&self.inner.pool, self.inner.backend).await?)
     }
 
     fn keys(&self) -> std::sync::RwLockReadGuard<'_, Keyring> {
@@ -415,9 +504,24 @@ impl Store {
         Ok(out)
     }
 
-    /// Re-wraps every data key and the blind-index key under `new_master`
-    /// in one transaction, and makes a fresh data key active for new data.
-    /// Returns the new active key's id.
+    /// The audit log's checkpoint signing key (created, wrapped by the
+    /// master key, when the store was first opened by a carechat that has
+    /// it) and whether this open generated it.
+    ///
+    /// # Errors
+    /// [`StoreError::Malformed`] when the stored key is not a P-256 scalar.
+    pub fn audit_signing_key(&self) -> Result<(protocol::IdentityKey, bool), StoreError> {
+        let keys = self.keys();
+        let key = keys.audit.as_ref().ok_or(StoreError::Malformed)?;
+        let key = protocol::IdentityKey::from_scalar_bytes(key.0.as_ref())
+            .map_err(|_| StoreError::Malformed)?;
+        Ok((key, keys.audit_generated))
+    }
+
+    /// Re-wraps every data key, the blind-index key, the audit signing key
+    /// and the session-name key under `new_master` in one transaction, and
+    /// makes a fresh data key active for new data. Returns the new active
+    /// key's id.
     ///
     /// # Errors
     /// [`StoreError`] when the database fails; nothing changes then.
@@ -439,6 +543,10 @@ impl Store {
                 for (id, kind) in &ids {
                     let key = if kind == KIND_INDEX {
                         &keys.index
+                    } else if kind == KIND_AUDIT {
+                        keys.audit.as_ref().ok_or(StoreError::UnknownDataKey(*id))?
+                    } else if kind == names::KIND_SESSION {
+                        keys.session.key()
                     } else {
                         keys.data.get(id).ok_or(StoreError::UnknownDataKey(*id))?
                     };
@@ -491,6 +599,86 @@ pub(crate) fn is_conflict(e: &sqlx::Error) -> bool {
     )
 }
 
+/// A migration that failed because the database is read-only (SQLite's
+/// `SQLITE_READONLY` family, PostgreSQL's `read_only_sql_transaction`)
+/// becomes [`StoreError::NotWritable`], which says what to check.
+fn read_only_is_not_writable(e: StoreError) -> StoreError {
+    let read_only = |source: &sqlx::Error| match source {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("25006") => true,
+            Some(code) => code.parse::<i64>().is_ok_and(|c| c & 0xff == 8),
+            None => false,
+        },
+        _ => false,
+    };
+    match e {
+        StoreError::Database(source) | StoreError::Migration { source, .. }
+            if read_only(&source) =>
+        {
+            StoreError::NotWritable { source }
+        }
+        other => other,
+    }
+}
+
+/// How long a SQLite connection waits for another writer.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+async fn probe_write(
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    backend: Backend,
+    table: &'static str,
+) -> Result<(), sqlx::Error> {
+    // Any failure closes the connection (see `write`), so it never goes
+    // back to the pool with the short time-out.
+    let mut tx = write::WriteTx::begin_on(conn, backend).await?;
+    if backend == Backend::Postgres {
+        sqlx::query("SET LOCAL lock_timeout = '1s'")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let update = format!("UPDATE {table} SET id = id WHERE 1 = 0");
+    sqlx::query(&update).execute(&mut *tx).await?;
+    if backend == Backend::Sqlite {
+        let restore = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
+        sqlx::query(&restore).execute(&mut *tx).await?;
+    }
+    tx.rollback().await
+}
+
+/// A connection pool for the configured database (creating a SQLite file's
+/// folder 0700, with the busy time-out and WAL set).
+async fn connect(config: &StorageConfig) -> Result<AnyPool, StoreError> {
+    sqlx::any::install_default_drivers();
+    if config.backend == Backend::Sqlite {
+        if let Some(dir) = sqlite_dir(&config.url) {
+            crate::server_key::create_private_dir(&dir).map_err(|e| {
+                StoreError::Database(sqlx::Error::Configuration(
+                    format!("cannot create {}: {e}", dir.display()).into(),
+                ))
+            })?;
+        }
+    }
+    let mut options = AnyPoolOptions::new().max_connections(8);
+    if config.backend == Backend::Sqlite {
+        options = options.after_connect(|conn, _| {
+            Box::pin(async move {
+                let timeout = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
+                sqlx::query(&timeout).execute(&mut *conn).await?;
+                Ok(())
+            })
+        });
+    }
+    let pool = options.connect(&config.url).await?;
+    if config.backend == Backend::Sqlite {
+        // Persistent in the file; lets readers proceed during a write.
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .fetch_all(&pool)
+            .await?;
+    }
+    Ok(pool)
+}
+
 fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {
     let path = url
         .trim_start_matches("sqlite://")
@@ -517,10 +705,7 @@ async fn load_or_create_keys(
         .fetch_optional(pool)
         .await?;
     if existing.is_none() {
-        let mut tx = match backend {
-            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => pool.begin().await?,
-        };
+        let mut tx = write::WriteTx::begin(pool, backend).await?;
         for (id, kind, active) in [
             (INDEX_KEY_ID, KIND_INDEX, 0_i64),
             (FIRST_DATA_KEY_ID, KIND_DATA, 1),
@@ -544,6 +729,8 @@ async fn load_or_create_keys(
             .await?;
     let mut data = HashMap::new();
     let mut index = None;
+    let mut audit = None;
+    let mut session = None;
     let mut active = None;
     for row in rows {
         let id: i64 = row.try_get(0)?;
@@ -560,6 +747,10 @@ async fn load_or_create_keys(
         let key = seal::unwrap_key(master, id, &kind, &wrapped)?;
         if kind == KIND_INDEX {
             index = Some(key);
+        } else if kind == KIND_AUDIT {
+            audit = Some(key);
+        } else if kind == names::KIND_SESSION {
+            session = Some(key);
         } else {
             if is_active != 0 {
                 active = Some(id);
@@ -567,9 +758,51 @@ async fn load_or_create_keys(
             data.insert(id, key);
         }
     }
+    // The audit signing key: created by the first open of a carechat that
+    // has one (also in databases from before it), once the master key is
+    // known to be the right one. Concurrent first opens agree: fixed id, and
+    // the loser reads the winner's key.
+    let mut audit_generated = false;
+    if audit.is_none() {
+        let fresh = protocol::IdentityKey::generate(&mut rand_core::OsRng);
+        let scalar = KeyBytes(fresh.to_scalar_bytes());
+        let inserted = sqlx::query("INSERT INTO data_keys (id, kind, wrapped, master_fp, created_at, active) VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (id) DO NOTHING")
+            .bind(AUDIT_KEY_ID)
+            .bind(KIND_AUDIT)
+            .bind(seal::wrap(master, AUDIT_KEY_ID, KIND_AUDIT, &scalar)?)
+            .bind(&fingerprint)
+            .bind(now_ms())
+            .execute(pool)
+            .await?;
+        if inserted.rows_affected() == 1 {
+            audit_generated = true;
+            audit = Some(scalar);
+        } else {
+            let row = sqlx::query("SELECT kind, wrapped, master_fp FROM data_keys WHERE id = $1")
+                .bind(AUDIT_KEY_ID)
+                .fetch_one(pool)
+                .await?;
+            let kind: String = row.try_get(0)?;
+            let wrapped: String = row.try_get(1)?;
+            let stored_fp: String = row.try_get(2)?;
+            if kind != KIND_AUDIT || stored_fp != fingerprint {
+                return Err(StoreError::KeyUnwrap(AUDIT_KEY_ID));
+            }
+            audit = Some(seal::unwrap_key(
+                master,
+                AUDIT_KEY_ID,
+                KIND_AUDIT,
+                &wrapped,
+            )?);
+        }
+    }
+    let session = names::load_or_create(pool, master, session).await?;
     Ok(Keyring {
         data,
         active: active.ok_or(StoreError::NoActiveKey)?,
         index: index.ok_or(StoreError::NoActiveKey)?,
+        audit,
+        audit_generated,
+        session,
     })
 }

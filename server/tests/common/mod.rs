@@ -38,7 +38,27 @@ impl TestServer {
         env: impl Fn(&str) -> Option<String>,
         adjust: impl FnOnce(&mut carechat::config::Config),
     ) -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_clocked(
+            env,
+            adjust,
+            std::sync::Arc::new(carechat::clock::SystemClock),
+        )
+        .await
+    }
+
+    /// As [`TestServer::start_custom`], on `clock` (a manual one moves time
+    /// without sleeping).
+    pub async fn start_clocked(
+        env: impl Fn(&str) -> Option<String>,
+        adjust: impl FnOnce(&mut carechat::config::Config),
+        clock: std::sync::Arc<dyn carechat::clock::Clock>,
+    ) -> Self {
+        // A fault test may put the data directory on a file system of its
+        // own (a small tmpfs that fills up).
+        let data_dir = match env("CARECHAT_TEST_DATA_IN") {
+            Some(parent) => tempfile::tempdir_in(parent).unwrap(),
+            None => tempfile::tempdir().unwrap(),
+        };
         let assets_dir = tempfile::tempdir().unwrap();
         std::fs::write(
             assets_dir.path().join("index.html"),
@@ -59,7 +79,9 @@ impl TestServer {
         adjust(&mut config);
         let identity = carechat::open_identity(&config).unwrap();
         let pinned = identity.public();
-        let state = carechat::AppState::open(config, identity).await.unwrap();
+        let state = carechat::AppState::open_with_clock(config, identity, clock)
+            .await
+            .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(carechat::run(state, listener, async {
             let _ = rx.await;
