@@ -56,6 +56,9 @@ codes! {
         HandoffReturned = "handoff_returned",
         /// The person closed the conversation.
         HandoffClosed = "handoff_closed",
+        /// The answer is taking longer than usual (the clinic's records
+        /// system is slow); it follows when it is ready.
+        StillWorking = "still_working",
     }
 }
 

@@ -625,3 +625,105 @@ async fn serves_https_with_hsts_when_a_certificate_is_configured() {
     assert!(hsts.contains("max-age="), "{hsts}");
     let _ = tx.send(());
 }
+
+/// Starts the built-in demo on `data` with the audit anchor at `anchor`
+/// and waits until it answers.
+async fn start_demo(data: &Path, anchor: &Path) -> (std::process::Child, u16) {
+    let port = free_port();
+    let mut child = carechat()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data)
+        .env("CARECHAT_AUDIT_ANCHOR_FILE", anchor)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..300 {
+        if reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_ok()
+        {
+            return (child, port);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not start");
+}
+
+fn audit_verify(data: &Path, anchor: &Path) -> Output {
+    run_to_exit(
+        carechat()
+            .args(["audit", "verify"])
+            .env("CARECHAT_DATA_DIR", data)
+            .env("CARECHAT_AUDIT_ANCHOR_FILE", anchor),
+    )
+}
+
+#[tokio::test]
+async fn after_a_kill_9_and_a_restart_a_cut_tail_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The anchor lives apart from the data directory (and its database).
+    let anchor = dir.path().join("anchor").join("audit-anchor");
+    std::fs::create_dir_all(anchor.parent().unwrap()).unwrap();
+    let (mut server, port) = start_demo(&data, &anchor).await;
+    let client = reqwest::Client::new();
+    for _ in 0..25 {
+        let hello = protocol::ClientHandshake::start(&mut rand_core::OsRng).hello();
+        let response = client
+            .post(format!("http://127.0.0.1:{port}/v1/handshake"))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&hello).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // Handshake events are recorded beside the answer: let them land.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.kill().unwrap(); // SIGKILL: no shutdown checkpoint
+    server.wait().unwrap();
+
+    // Restart: it signs the unsigned tail and ends the sessions the crash
+    // ended; then it stops again the hard way.
+    let (mut server, _) = start_demo(&data, &anchor).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let intact = audit_verify(&data, &anchor);
+    let text = String::from_utf8_lossy(&intact.stdout).into_owned();
+    assert!(intact.status.success(), "{text}{}", stderr(&intact));
+
+    // Cut the newest ten events, their checkpoints, and move the head back.
+    let db = data.join("carechat.db");
+    let url = format!("sqlite://{}", db.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let last: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM audit_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(last > 25, "only {last} events");
+    let keep = last - 10;
+    for statement in [
+        "DELETE FROM audit_events WHERE seq > ?1",
+        "DELETE FROM audit_checkpoints WHERE seq > ?1",
+        "UPDATE audit_head SET seq = ?1, hash = (SELECT hash FROM audit_events WHERE seq = ?1) WHERE id = 1",
+    ] {
+        sqlx::query(statement).bind(keep).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let cut = audit_verify(&data, &anchor);
+    let text = String::from_utf8_lossy(&cut.stdout).into_owned();
+    assert!(!cut.status.success(), "a cut tail passed: {text}");
+    assert!(
+        text.contains(&format!("event {} is missing", keep + 1)),
+        "{text}"
+    );
+}

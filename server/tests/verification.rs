@@ -25,6 +25,8 @@ const CLINIC_PHONE: &str = "(555) 010-4477";
 struct Answer {
     intent: String,
     text: String,
+    /// From sending to the `still_working` notice, when one came first.
+    told_to_wait: Option<Duration>,
     /// From sending to the reply.
     took: Duration,
     card: Option<(String, String, Vec<CardItem>, Vec<protocol::CardAction>)>,
@@ -54,6 +56,14 @@ async fn answer(conn: &mut Conn, session: &mut Session, message: ClientMessage) 
     if let ServerMessage::Locale { .. } = reply {
         reply = conn.recv(session).await;
     }
+    // A slow answer is announced first.
+    let mut told_to_wait = None;
+    if let ServerMessage::Notice { code, .. } = &reply {
+        if code == "still_working" {
+            told_to_wait = Some(started.elapsed());
+            reply = conn.recv(session).await;
+        }
+    }
     let ServerMessage::Reply { intent, text, .. } = reply else {
         panic!("expected a reply, got {reply:?}")
     };
@@ -82,6 +92,7 @@ async fn answer(conn: &mut Conn, session: &mut Session, message: ClientMessage) 
         text,
         took,
         card,
+        told_to_wait,
     }
 }
 
@@ -392,12 +403,17 @@ async fn wrong_codes_lock_the_patient_out_and_then_even_the_right_code_is_refuse
 
 /// A FHIR EHR configured at a loopback port where nothing listens.
 fn unreachable_ehr(config: &mut carechat::config::Config) {
-    use p384::pkcs8::EncodePrivateKey as _;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
+    ehr_at(config, port);
+}
+
+/// A FHIR EHR on a loopback `port` (nothing there, or a test's own server).
+fn ehr_at(config: &mut carechat::config::Config, port: u16) {
+    use p384::pkcs8::EncodePrivateKey as _;
     let key = p384::SecretKey::random(&mut rand_core::OsRng);
     let pem = key.to_pkcs8_pem(p384::pkcs8::LineEnding::LF).unwrap();
     let mut fhir = carechat::ehr::FhirConfig::new(
@@ -927,4 +943,67 @@ async fn a_full_disk_refuses_phi_keeps_readyz_honest_and_recovers_without_a_rest
     // And a new patient can start (consent is a write) and be answered.
     let mut other = Chat::open(&server).await;
     assert_eq!(other.say("what are your hours").await.intent, "faq.hours");
+}
+
+/// An EHR whose token endpoint accepts connections and never answers.
+fn hung_ehr(listener: &std::net::TcpListener) -> impl FnOnce(&mut carechat::config::Config) {
+    let port = listener.local_addr().unwrap().port();
+    move |config| {
+        ehr_at(config, port);
+        let carechat::ehr::EhrConfig::Fhir(fhir) = &mut config.ehr else {
+            unreachable!()
+        };
+        fhir.token_timeout = Duration::from_secs(4);
+        fhir.timeout = Duration::from_secs(4);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_ehr_while_ten_patients_verify_tells_each_at_once_and_none_waits_for_another() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Accept and hold every connection, answering nothing.
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let listener = listener.try_clone().unwrap();
+        let held = held.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                held.lock().unwrap().push(stream);
+            }
+        });
+    }
+    let server = TestServer::start_custom(
+        |k| (k == "CARECHAT_HANDSHAKES_PER_MINUTE").then(|| "100".into()),
+        hung_ehr(&listener),
+    )
+    .await;
+    let started = Instant::now();
+    let mut patients = Vec::new();
+    for _ in 0..10 {
+        let mut chat = Chat::open(&server).await;
+        patients.push(tokio::spawn(async move {
+            let asked = chat.say("when is my next appointment").await;
+            assert_eq!(asked.intent, "identity.details_needed");
+            chat.say(MORGAN).await
+        }));
+    }
+    let mut answers = Vec::new();
+    for p in patients {
+        answers.push(p.await.unwrap());
+    }
+    let all_done = started.elapsed();
+    for a in &answers {
+        assert_eq!(a.intent, "identity.unavailable", "{}", a.text);
+        let told = a
+            .told_to_wait
+            .expect("the patient was not told the EHR is slow");
+        assert!(told < Duration::from_secs(3), "told after {told:?}");
+    }
+    let slowest = answers.iter().map(|a| a.took).max().unwrap();
+    let first_told = answers.iter().filter_map(|a| a.told_to_wait).max().unwrap();
+    println!(
+        "hung EHR, 10 patients: each told to wait within {first_told:?}, slowest answer {slowest:?}, all done in {all_done:?}"
+    );
+    // One time-out for everyone, not one after another.
+    assert!(slowest < Duration::from_secs(8), "{slowest:?}");
 }

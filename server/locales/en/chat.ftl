@@ -166,4 +166,5 @@ handoff-already-joined = A person from { $clinic } is already in this chat.
 handoff-after-hours = Our staff are away right now. We open { $opens }, and a person will read this chat then. For anything urgent, call { $phone }; in an emergency, call 911.
 handoff-joined = { $name } from { $clinic } has joined the chat.
 handoff-returned = { $name } handed the chat back to the assistant. You can ask me anything again.
+still-working = One moment, please: our records system is slow to answer right now. Your answer will follow here.
 handoff-closed = { $name } closed the conversation. Thank you for chatting with { $clinic }.

@@ -169,4 +169,5 @@ handoff-already-joined = Una persona de { $clinic } ya está en este chat.
 handoff-after-hours = Nuestro personal no está disponible ahora. Abrimos { $opens } y entonces una persona leerá este chat. Si es urgente, llame al { $phone }; en una emergencia, llame al 911.
 handoff-joined = { $name }, de { $clinic }, se unió al chat.
 handoff-returned = { $name } devolvió el chat al asistente. Puede preguntarme lo que necesite.
+still-working = Un momento, por favor: nuestro sistema de registros está tardando en responder. Su respuesta llegará aquí.
 handoff-closed = { $name } cerró la conversación. Gracias por escribir a { $clinic }.

@@ -184,6 +184,16 @@ impl Conversation {
         Locale::from_tag(&self.clinic.locale).unwrap_or_default()
     }
 
+    /// Tells the patient the answer is on its way, when it is slow to come
+    /// (the transport sends it; see `transport::connection`).
+    #[must_use]
+    pub fn still_working(&self, locale: Locale) -> ServerMessage {
+        notice(
+            NoticeCode::StillWorking,
+            self.t(locale, "still-working", &[]),
+        )
+    }
+
     /// The message that opens every new session.
     #[must_use]
     pub fn welcome(&self) -> ServerMessage {

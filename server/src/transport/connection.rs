@@ -36,6 +36,10 @@ use crate::AppState;
 /// How long a new connection has to send its first frame.
 pub const FIRST_FRAME_WAIT: Duration = Duration::from_secs(30);
 
+/// How long an answer may take before the patient is told it is coming
+/// (a slow EHR behind a verification or an appointment list).
+pub const SLOW_ANSWER: Duration = Duration::from_secs(2);
+
 /// The WebSocket library's own ceiling on one message; anything over
 /// [`MAX_FRAME_TEXT`] is already a protocol violation, so this only bounds
 /// memory.
@@ -246,19 +250,13 @@ impl Connection {
         session: &mut ChatSession,
         message: ServerMessage,
     ) -> Result<(), Stop> {
-        let frame = session
-            .crypto
-            .seal_message(&message)
-            .map_err(Stop::rejected)?;
-        let seq = frame.seq;
-        session.outbox.push(message, Some(seq));
-        // A failed send is not an error here: the message stays in the outbox
-        // and goes again after the widget reconnects and syncs.
-        let _ = self
-            .socket
-            .send(Message::Text(frame.to_json().into()))
-            .await;
-        Ok(())
+        send_now(
+            &mut self.socket,
+            &mut session.crypto,
+            &mut session.outbox,
+            message,
+        )
+        .await
     }
 
     /// Sends what was pushed for the patient while they were busy or away.
@@ -366,12 +364,30 @@ impl Connection {
                 sid: &sid,
                 who: session.who.clone(),
             };
-            match self
-                .app
-                .conversation
-                .handle(&turn, &mut session.chat, message)
-                .await
-            {
+            let conversation = self.app.conversation.clone();
+            let slow = conversation.still_working(session.chat.locale);
+            let outcome = {
+                let work = conversation.handle(&turn, &mut session.chat, message);
+                tokio::pin!(work);
+                tokio::select! {
+                    outcome = &mut work => outcome,
+                    () = tokio::time::sleep(SLOW_ANSWER) => {
+                        // A slow EHR: say so, then keep waiting for the answer.
+                        if let Err(stop) = send_now(
+                            &mut self.socket,
+                            &mut session.crypto,
+                            &mut session.outbox,
+                            slow,
+                        )
+                        .await
+                        {
+                            return stop;
+                        }
+                        work.await
+                    }
+                }
+            };
+            match outcome {
                 Outcome::End => {
                     return Stop::Close {
                         code: 1000,
@@ -389,4 +405,21 @@ impl Connection {
             }
         }
     }
+}
+
+/// Seals, sends and keeps a server message until the widget confirms it
+/// (by the parts it needs, so it can run while the conversation holds the
+/// rest of the session).
+async fn send_now(
+    socket: &mut WebSocket,
+    crypto: &mut protocol::Session,
+    outbox: &mut protocol::resume::Outbox<ServerMessage>,
+    message: ServerMessage,
+) -> Result<(), Stop> {
+    let frame = crypto.seal_message(&message).map_err(Stop::rejected)?;
+    outbox.push(message, Some(frame.seq));
+    // A failed send is not an error here: the message stays in the outbox
+    // and goes again after the widget reconnects and syncs.
+    let _ = socket.send(Message::Text(frame.to_json().into())).await;
+    Ok(())
 }
