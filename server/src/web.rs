@@ -161,20 +161,24 @@ pub struct LoaderPin {
     pub integrity: String,
 }
 
-/// The pin of the loader this server serves.
+/// The pin of the loader this server serves (computed once: the loader is
+/// compiled in).
 #[must_use]
-pub fn loader_pin() -> LoaderPin {
+pub fn loader_pin() -> &'static LoaderPin {
     use base64::Engine as _;
     use sha2::Digest as _;
-    let digest = sha2::Sha384::digest(LOADER_JS.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    LoaderPin {
-        path: format!("/widget/{hex}.js"),
-        integrity: format!(
-            "sha384-{}",
-            base64::engine::general_purpose::STANDARD.encode(digest)
-        ),
-    }
+    static PIN: std::sync::OnceLock<LoaderPin> = std::sync::OnceLock::new();
+    PIN.get_or_init(|| {
+        let digest = sha2::Sha384::digest(LOADER_JS.as_bytes());
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        LoaderPin {
+            path: format!("/widget/{hex}.js"),
+            integrity: format!(
+                "sha384-{}",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            ),
+        }
+    })
 }
 
 /// The `<script>` tag a clinic's web team pastes, pinned to this loader.

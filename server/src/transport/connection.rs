@@ -119,7 +119,7 @@ impl Stop {
 
 /// What the socket gave next, as the protocol sees it.
 enum Incoming {
-    Text(String),
+    Text(axum::extract::ws::Utf8Bytes),
     /// Binary, or over the size limit: a protocol violation.
     Violation(FrameError),
     /// Closed or broken.
@@ -181,7 +181,7 @@ impl Connection {
                 Some(Ok(Message::Text(text))) if text.len() > MAX_FRAME_TEXT => {
                     Incoming::Violation(FrameError::TooLarge)
                 }
-                Some(Ok(Message::Text(text))) => Incoming::Text(text.as_str().to_owned()),
+                Some(Ok(Message::Text(text))) => Incoming::Text(text),
                 Some(Err(e)) => {
                     // A message over the socket's own ceiling is the
                     // peer's doing, not the network's.
@@ -210,7 +210,7 @@ impl Connection {
             Ok(Incoming::Violation(_)) => return Err(Stop::unproven("unreadable first frame")),
             Ok(Incoming::Text(text)) => text,
         };
-        let Ok(frame) = Frame::from_json(&text) else {
+        let Ok(frame) = Frame::from_json(text.as_str()) else {
             return Err(Stop::unproven("unreadable first frame"));
         };
         let limits = self.app.sessions.limits;
@@ -328,7 +328,7 @@ impl Connection {
                 Incoming::Violation(e) => return Stop::rejected(e),
                 Incoming::Text(text) => text,
             };
-            let frame = match Frame::from_json(&text) {
+            let frame = match Frame::from_json(text.as_str()) {
                 Ok(frame) => frame,
                 Err(e) => return Stop::rejected(e),
             };
@@ -365,7 +365,7 @@ impl Connection {
                 who: session.who.clone(),
             };
             let conversation = self.app.conversation.clone();
-            let slow = conversation.still_working(session.chat.locale);
+            let locale = session.chat.locale;
             let outcome = {
                 let work = conversation.handle(&turn, &mut session.chat, message);
                 tokio::pin!(work);
@@ -377,7 +377,7 @@ impl Connection {
                             &mut self.socket,
                             &mut session.crypto,
                             &mut session.outbox,
-                            slow,
+                            conversation.still_working(locale),
                         )
                         .await
                         {
