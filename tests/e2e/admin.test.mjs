@@ -9,11 +9,8 @@
 // admin screen.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ask, launchBrowser, openConsentedChat, startServer } from './harness.mjs';
+import { ask, launchBrowser, openConsentedChat, startServer, tempDataDir } from './harness.mjs';
 import { PASSWORD, addStaff, assertAccessible, signIn } from './staff.mjs';
 
 const SPANISH = { locale: 'es-ES', extraHTTPHeaders: { 'Accept-Language': 'es-ES,es;q=0.9' } };
@@ -25,7 +22,7 @@ describe('administration', () => {
   let browser;
   let adminSecret;
   before(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carechat-e2e-'));
+    const dataDir = tempDataDir();
     adminSecret = addStaff(dataDir, 'ada.admin', 'Ada Admin', 'admin');
     server = await startServer({ dataDir });
     browser = await launchBrowser();

@@ -10,11 +10,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AXE, ROOT, ask, axe, launchBrowser, openConsentedChat, recordWire, startServer } from './harness.mjs';
+import { AXE, ROOT, ask, axe, launchBrowser, openConsentedChat, recordWire, startServer, tempDataDir } from './harness.mjs';
 
 const BIN = process.env.CARECHAT_BIN ?? path.join(ROOT, 'target', 'debug', 'carechat');
 const PASSWORD = 'correct horse battery staple';
@@ -54,7 +52,7 @@ describe('feedback on replies', () => {
   let browser;
   let secret;
   before(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carechat-e2e-'));
+    const dataDir = tempDataDir();
     secret = addStaff(dataDir, 'casey.lee', 'Casey Lee', 'compliance');
     server = await startServer({ dataDir });
     browser = await launchBrowser();

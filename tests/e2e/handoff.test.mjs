@@ -8,11 +8,8 @@
 // recorded frames never carry a staff message in plaintext.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ask, launchBrowser, openConsentedChat, recordWire, startServer } from './harness.mjs';
+import { ask, launchBrowser, openConsentedChat, recordWire, startServer, tempDataDir } from './harness.mjs';
 import { addStaff, assertAccessible, signIn } from './staff.mjs';
 
 describe('handoff to a person', () => {
@@ -20,7 +17,7 @@ describe('handoff to a person', () => {
   let browser;
   let secret;
   before(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carechat-e2e-'));
+    const dataDir = tempDataDir();
     secret = addStaff(dataDir, 'sam.rivera', 'Sam Rivera', 'nurse');
     server = await startServer({ dataDir });
     browser = await launchBrowser();

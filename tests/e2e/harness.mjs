@@ -16,6 +16,21 @@ export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const BIN = process.env.CARECHAT_BIN ?? path.join(ROOT, 'target', 'debug', 'carechat');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
+const madeDirs = [];
+process.once('exit', () => {
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A fresh data directory for one test file's server, removed when the test
+ * process exits (a restarted server may reuse it until then).
+ */
+export function tempDataDir() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'carechat-e2e-'));
+  madeDirs.push(dir);
+  return dir;
+}
+
 /** A free loopback port. */
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -50,7 +65,7 @@ async function waitFor(check, what, timeoutMs = 15000) {
 export async function startServer({ port, dataDir, publicPort, env = {} } = {}) {
   port ??= await freePort();
   const sitePort = await freePort();
-  dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'carechat-e2e-'));
+  dataDir ??= tempDataDir();
   const publicOrigin = `http://127.0.0.1:${publicPort ?? port}`;
   const args = [
     'serve',

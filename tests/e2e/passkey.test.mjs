@@ -14,12 +14,10 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { ROOT, freePort } from './harness.mjs';
+import { ROOT, freePort, tempDataDir } from './harness.mjs';
 import { addStaff, assertAccessible, signIn } from './staff.mjs';
 
 const BIN = process.env.CARECHAT_BIN ?? path.join(ROOT, 'target', 'debug', 'carechat');
@@ -96,7 +94,7 @@ describe('passkeys in the staff console', () => {
   let secret;
   let otherSecret;
   before(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carechat-e2e-'));
+    const dataDir = tempDataDir();
     secret = addStaff(dataDir, 'sam.rivera', 'Sam Rivera', 'nurse');
     otherSecret = addStaff(dataDir, 'ann.lee', 'Ann Lee', 'front_desk');
     server = await startLocalhostServer(dataDir);

@@ -7,10 +7,8 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ask, launchBrowser, nthOutboxCode, openConsentedChat, outboxCodes, startServer } from './harness.mjs';
+import { ask, launchBrowser, nthOutboxCode, openConsentedChat, outboxCodes, startServer, tempDataDir } from './harness.mjs';
 import { addStaff, assertAccessible, signIn } from './staff.mjs';
 
 describe('patient records in the console', () => {
@@ -19,7 +17,7 @@ describe('patient records in the console', () => {
   let desk;
   let compliance;
   before(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carechat-e2e-'));
+    const dataDir = tempDataDir();
     desk = addStaff(dataDir, 'dana.desk', 'Dana Desk', 'front_desk');
     compliance = addStaff(dataDir, 'cory.compliance', 'Cory Compliance', 'compliance');
     server = await startServer({
