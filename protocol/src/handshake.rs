@@ -68,7 +68,8 @@ pub struct ServerHello {
 }
 
 /// Why a handshake failed. The server answers each with HTTP 400 and
-/// [`HandshakeError::code`]; the client refuses to continue.
+/// [`HandshakeError::code`] (500 for [`HandshakeError::KeyWork`], its own
+/// fault); the client refuses to continue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HandshakeError {
     /// `v` was not 1.
@@ -86,6 +87,10 @@ pub enum HandshakeError {
     /// The signature did not verify under the pinned identity key.
     #[error("handshake signature does not verify")]
     BadSignature,
+    /// The server's key work failed (its random source, say): nothing the
+    /// client did.
+    #[error("the server could not do its handshake key work")]
+    KeyWork,
 }
 
 impl HandshakeError {
@@ -98,6 +103,7 @@ impl HandshakeError {
             Self::InvalidKey(_) => "invalid_public_key",
             Self::UnknownIdentity => "unknown_identity",
             Self::BadSignature => "bad_signature",
+            Self::KeyWork => "internal_error",
         }
     }
 }
@@ -166,7 +172,93 @@ fn decode_nonce(text: &str) -> Result<[u8; NONCE_LEN], HandshakeError> {
     b64u_decode_fixed::<NONCE_LEN>(text).map_err(|_| HandshakeError::Malformed)
 }
 
-/// Server side: answers a [`ClientHello`] with fresh randomness.
+/// The server's key work in one handshake: a fresh ephemeral key, ECDH
+/// with the client's point, and the identity signature over the
+/// transcript. The wire format, the transcript and the key schedule stay
+/// in this crate; only these three steps may be done by another audited
+/// P-256 implementation (the server uses an assembly one: the clarification
+/// of 2026-12 allows hedged signature nonces for exactly this).
+/// [`RustCryptoKeyWork`] is the reference, deterministic where the vectors
+/// need it.
+pub trait ServerKeyWork {
+    /// A fresh ephemeral secret, consumed by [`Self::agree`].
+    type Ephemeral;
+
+    /// A fresh ephemeral key and its public point (65 SEC1 bytes).
+    ///
+    /// # Errors
+    /// When the implementation's random source fails.
+    fn ephemeral(&self) -> Result<(Self::Ephemeral, [u8; POINT_LEN]), HandshakeError>;
+
+    /// The ECDH x-coordinate of `ephemeral * client_pub`. `client_pub` has
+    /// passed this crate's strict point checks already.
+    ///
+    /// # Errors
+    /// [`HandshakeError::InvalidKey`] when the implementation refuses it.
+    fn agree(
+        &self,
+        ephemeral: Self::Ephemeral,
+        client_pub: &[u8; POINT_LEN],
+    ) -> Result<Zeroizing<[u8; 32]>, HandshakeError>;
+
+    /// The identity signature (`r || s`, low-S) over the transcript hash.
+    ///
+    /// # Errors
+    /// When the implementation's random source fails.
+    fn sign(&self, transcript: &[u8; 32]) -> Result<[u8; 64], HandshakeError>;
+
+    /// The identity key's id, sent as `key_id`.
+    fn key_id(&self) -> String;
+}
+
+/// [`ServerKeyWork`] with this crate's own RustCrypto primitives: RFC 6979
+/// signatures, and the ephemeral key passed in (so that known-answer tests
+/// can fix it) or drawn from the given random source.
+pub struct RustCryptoKeyWork<'a> {
+    identity: &'a IdentityKey,
+    ephemeral: core::cell::Cell<Option<SecretKey>>,
+}
+
+impl<'a> RustCryptoKeyWork<'a> {
+    /// Key work that signs with `identity` and uses `ephemeral` once.
+    #[must_use]
+    pub fn new(identity: &'a IdentityKey, ephemeral: SecretKey) -> Self {
+        Self {
+            identity,
+            ephemeral: core::cell::Cell::new(Some(ephemeral)),
+        }
+    }
+}
+
+impl ServerKeyWork for RustCryptoKeyWork<'_> {
+    type Ephemeral = SecretKey;
+
+    fn ephemeral(&self) -> Result<(SecretKey, [u8; POINT_LEN]), HandshakeError> {
+        // One handshake, one ephemeral key: a second call has none to give.
+        let secret = self.ephemeral.take().ok_or(HandshakeError::KeyWork)?;
+        let point = encode_public_point(&secret.public_key());
+        Ok((secret, point))
+    }
+
+    fn agree(
+        &self,
+        ephemeral: SecretKey,
+        client_pub: &[u8; POINT_LEN],
+    ) -> Result<Zeroizing<[u8; 32]>, HandshakeError> {
+        ecdh_p256(&ephemeral, client_pub).map_err(HandshakeError::InvalidKey)
+    }
+
+    fn sign(&self, transcript: &[u8; 32]) -> Result<[u8; 64], HandshakeError> {
+        Ok(self.identity.sign(transcript))
+    }
+
+    fn key_id(&self) -> String {
+        self.identity.public().key_id()
+    }
+}
+
+/// Server side: answers a [`ClientHello`] with fresh randomness, using this
+/// crate's RustCrypto primitives.
 ///
 /// # Errors
 /// [`HandshakeError::UnsupportedVersion`], [`HandshakeError::Malformed`] or
@@ -195,20 +287,36 @@ pub fn server_accept_with(
     sid: SessionId,
     server_nonce: [u8; NONCE_LEN],
 ) -> Result<(ServerHello, Session), HandshakeError> {
+    let work = RustCryptoKeyWork::new(identity, ephemeral.clone());
+    server_accept_using(&work, hello, sid, server_nonce)
+}
+
+/// Server side with the key work done by `work`: the hello is checked
+/// strictly here (version, encodings, the client's point) before `work`
+/// sees any of it.
+///
+/// # Errors
+/// As [`server_accept`].
+pub fn server_accept_using<W: ServerKeyWork>(
+    work: &W,
+    hello: &ClientHello,
+    sid: SessionId,
+    server_nonce: [u8; NONCE_LEN],
+) -> Result<(ServerHello, Session), HandshakeError> {
     check_version(hello.v)?;
     let client_pub = decode_point(&hello.client_pub)?;
     let client_nonce = decode_nonce(&hello.client_nonce)?;
-    let server_pub = encode_public_point(&ephemeral.public_key());
+    let (ephemeral, server_pub) = work.ephemeral()?;
     let th = transcript(&client_pub, &client_nonce, &sid, &server_pub, &server_nonce);
-    let sig = identity.sign(&th);
-    let z = ecdh_p256(ephemeral, &client_pub).map_err(HandshakeError::InvalidKey)?;
+    let sig = work.sign(&th)?;
+    let z = work.agree(ephemeral, &client_pub)?;
     let (_, keys) = derive_keys(z.as_ref(), &th);
     let reply = ServerHello {
         v: u64::from(VERSION),
         sid: sid.to_b64u(),
         server_pub: b64u_encode(&server_pub),
         server_nonce: b64u_encode(&server_nonce),
-        key_id: identity.public().key_id(),
+        key_id: work.key_id(),
         sig: b64u_encode(&sig),
     };
     Ok((reply, Session::new(sid, &keys, Role::Server)))

@@ -111,6 +111,8 @@ pub struct AppState {
     /// The identity key that signs handshakes (audit checkpoints have a
     /// key of their own, see [`audit`]).
     pub identity: Arc<IdentityKey>,
+    /// The same key as the handshake's fast key work signs with it.
+    pub key_work: Arc<transport::key_work::RingKeyWork>,
     /// Live sessions.
     pub sessions: Arc<Sessions>,
     /// Handshake limits per address.
@@ -167,6 +169,8 @@ impl AppState {
             .import_file(&config.data_dir)
             .await
             .context("the old consent ledger file cannot be moved into the database")?;
+        let key_work = transport::key_work::RingKeyWork::new(&identity)
+            .map_err(|e| anyhow::anyhow!("the identity key cannot be loaded for signing: {e}"))?;
         let identity = Arc::new(identity);
         let audit = open_audit(&config, &store)?.with_clock(clock.clone());
         audit
@@ -249,6 +253,7 @@ impl AppState {
         Ok(Self {
             config,
             identity,
+            key_work: Arc::new(key_work),
             sessions,
             limiter,
             conversation,

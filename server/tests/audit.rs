@@ -46,6 +46,7 @@ on_both_backends!(
     swapping_any_two_events_is_named,
     truncating_past_a_checkpoint_is_caught,
     concurrent_appends_from_several_servers_form_one_chain,
+    concurrent_appends_share_commits_and_each_caller_learns_its_own_position,
     checkpoint_tampering_is_caught,
     cli_audit_verify_names_the_bad_event,
     fhir_export_passes_an_independent_validator,
@@ -535,6 +536,58 @@ async fn phi_reads(log: &AuditLog, n: usize) {
         .with_session_id("sid-crash");
         log.record(event).await.unwrap();
     }
+}
+
+/// Group commit: 300 callers at once on one server. Each learns the
+/// position of its own event, the chain is whole with its required
+/// checkpoints, and the events shared transactions (the anchor gets one
+/// signed head per commit, and there were far fewer commits than events).
+async fn concurrent_appends_share_commits_and_each_caller_learns_its_own_position(db: Db) {
+    let anchors = anchor_dir();
+    let anchor = anchors.path().join("audit-anchor");
+    let (store, log, _) = log_of(&db, 100).await;
+    let log = log.with_anchor(&anchor);
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let event = AuditEvent::new(
+                    Actor::PatientSession,
+                    AuditAction::PhiRead,
+                    AuditOutcome::Success,
+                )
+                .with_entity("Patient", &format!("p{i}"));
+                (i, log.record(event).await.unwrap())
+            })
+        })
+        .collect();
+    let mut positions = Vec::new();
+    for task in tasks {
+        let (i, seq) = task.await.unwrap();
+        let row = sqlx::query("SELECT entity_id FROM audit_events WHERE seq = $1")
+            .bind(i64::try_from(seq).unwrap())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let entity: String = row.try_get(0).unwrap();
+        assert_eq!(
+            entity,
+            format!("p{i}"),
+            "caller {i} was told another event's position"
+        );
+        positions.push(seq);
+    }
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=300).collect::<Vec<u64>>());
+    let report = log.verify().await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.events, report.checkpoints_verified), (300, 3));
+    assert_eq!(report.anchored_seq, Some(300));
+    let commits = std::fs::read_to_string(&anchor).unwrap().lines().count();
+    assert!(
+        (1..100).contains(&commits),
+        "{commits} commits for 300 concurrent events: they were not batched"
+    );
 }
 
 async fn cutting_the_tail_with_its_checkpoints_and_moving_the_head_back_is_caught_by_the_anchor(

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 fn carechat() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_carechat"));
     for name in [
@@ -629,8 +631,17 @@ async fn serves_https_with_hsts_when_a_certificate_is_configured() {
 /// Starts the built-in demo on `data` with the audit anchor at `anchor`
 /// and waits until it answers.
 async fn start_demo(data: &Path, anchor: &Path) -> (std::process::Child, u16) {
+    start_demo_with(data, anchor, &[]).await
+}
+
+async fn start_demo_with(
+    data: &Path,
+    anchor: &Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, u16) {
     let port = free_port();
     let mut child = carechat()
+        .envs(env.iter().copied())
         .args([
             "serve",
             "--listen",
@@ -726,4 +737,166 @@ async fn after_a_kill_9_and_a_restart_a_cut_tail_is_detected() {
         text.contains(&format!("event {} is missing", keep + 1)),
         "{text}"
     );
+}
+
+/// One patient of the load below: consents, then asks numbered questions
+/// until the server goes away. Returns its sid and the questions whose
+/// replies it received, with those replies.
+async fn patient_until_the_crash(
+    port: u16,
+    pinned: protocol::IdentityPublicKey,
+    n: usize,
+) -> (String, Vec<(String, String)>) {
+    use futures_util::SinkExt as _;
+    use protocol::{ClientMessage, ServerMessage};
+    let client = protocol::ClientHandshake::start(&mut rand_core::OsRng);
+    let hello: protocol::ServerHello = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/handshake"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&client.hello()).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut session = client.finish(&hello, &pinned).unwrap();
+    let sid = session.sid().to_b64u();
+    let (ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/v1/ws?sid={sid}"))
+            .await
+            .unwrap();
+    let mut conn = common::Conn { ws };
+    conn.sync(&mut session).await;
+    let ServerMessage::Welcome { policy_version, .. } = conn.recv(&mut session).await else {
+        panic!("expected the welcome");
+    };
+    let consent = ClientMessage::Consent {
+        accepted: true,
+        policy_version,
+    };
+    conn.send(&mut session, &consent).await;
+    conn.recv(&mut session).await;
+    let mut answered = Vec::new();
+    for k in 0.. {
+        let question = format!("What are your opening hours? (patient {n}, question {k})");
+        let id = format!("q{k}");
+        let frame = session.seal_message(&common::say(&id, &question)).unwrap();
+        if conn
+            .ws
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                frame.to_json(),
+            ))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        let reply = loop {
+            let common::Event::Frame(frame) = conn.next_event().await else {
+                break None;
+            };
+            match session.open_message(&frame) {
+                Ok(ServerMessage::Reply {
+                    in_reply_to, text, ..
+                }) if in_reply_to == id => break Some(text),
+                Ok(ServerMessage::Error { code, .. }) => panic!("question {k} refused: {code}"),
+                _ => {}
+            }
+        };
+        match reply {
+            Some(text) => answered.push((question, text)),
+            None => break,
+        }
+    }
+    (sid, answered)
+}
+
+/// The single-machine default under a real kill -9: twenty patients asking
+/// as fast as they are answered; then another process holds the
+/// database's write lock for a second (a backup, say), and the server is
+/// killed during it. After a restart the audit chain verifies, and every
+/// question whose reply a patient received is in the store, with that
+/// reply: an answer leaves only once its turn is on disk, so while the
+/// lock is held the answers wait instead of running ahead of the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_under_load_loses_no_answered_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let anchor = dir.path().join("anchor").join("audit-anchor");
+    std::fs::create_dir_all(anchor.parent().unwrap()).unwrap();
+    // Each patient asks far more than a person would.
+    let unlimited = [
+        ("CARECHAT_MESSAGES_PER_MINUTE", "100000"),
+        ("CARECHAT_MESSAGES_PER_SESSION", "100000"),
+    ];
+    let (mut server, port) = start_demo_with(&data, &anchor, &unlimited).await;
+    let identity: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/v1/identity"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pinned =
+        protocol::IdentityPublicKey::from_b64u(identity["public_key"].as_str().unwrap()).unwrap();
+    let patients: Vec<_> = (0..20)
+        .map(|n| tokio::spawn(patient_until_the_crash(port, pinned.clone(), n)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let url = format!("sqlite://{}", data.join("carechat.db").display());
+    let outside = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let mut lock = outside.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    server.kill().unwrap(); // SIGKILL, mid-stream, the lock held
+    server.wait().unwrap();
+    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+    drop(lock);
+    outside.close().await;
+    let mut received = Vec::new();
+    for patient in patients {
+        received.push(patient.await.unwrap());
+    }
+    let total: usize = received.iter().map(|(_, answered)| answered.len()).sum();
+    assert!(
+        total >= 100,
+        "only {total} replies before the kill: no load"
+    );
+
+    let (mut server, _) = start_demo(&data, &anchor).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let verified = audit_verify(&data, &anchor);
+    let text = String::from_utf8_lossy(&verified.stdout).into_owned();
+    assert!(verified.status.success(), "{text}{}", stderr(&verified));
+
+    let config = carechat::store::RawStorage {
+        url: None,
+        master_key_file: None,
+    }
+    .validate(&data, |_| None)
+    .unwrap();
+    let store = carechat::store::Store::open(&config).await.unwrap();
+    let names = store.session_names();
+    for (sid, answered) in &received {
+        let stored = store.transcript(&names.name(sid)).await.unwrap();
+        let lines: Vec<(&str, &str)> = stored
+            .iter()
+            .map(|m| (m.role.as_str(), m.text.expose().as_str()))
+            .collect();
+        for (question, reply) in answered {
+            let at = lines
+                .iter()
+                .position(|line| *line == ("patient", question.as_str()))
+                .unwrap_or_else(|| panic!("an answered question is not in the store: {question}"));
+            assert!(
+                lines[at..].contains(&("assistant", reply.as_str())),
+                "the reply to {question} is not in the store"
+            );
+        }
+    }
 }

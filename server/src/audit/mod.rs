@@ -48,10 +48,20 @@
 //! then. [`AuditLog::record_or_log`] is for events around the access that
 //! must not stop the chat (a handshake, a session end).
 //!
+//! # Group commit
+//! Appends from one process are committed in batches: whoever finds no
+//! commit under way becomes the writer and commits every event waiting at
+//! that moment (up to [`MAX_BATCH`]) in one transaction, one head update and
+//! one anchor line; the events that arrive meanwhile wait for the next
+//! batch. Each caller's [`AuditLog::record`] returns once the transaction
+//! holding its event has committed, so an acknowledged event is durable,
+//! while a thousand concurrent events cost a few transactions, not a
+//! thousand queued on one write lock.
+//!
 //! # Appends across processes
-//! Several servers may share one PostgreSQL database. An append is one
+//! Several servers may share one PostgreSQL database. A batch is one
 //! transaction that locks the single `audit_head` row (`SELECT ... FOR
-//! UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), inserts the event
+//! UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), inserts the events
 //! and moves the head with a compare-and-swap; conflicts are retried a
 //! bounded number of times.
 //!
@@ -109,6 +119,10 @@ pub enum AuditError {
     /// Other writers kept winning.
     #[error("could not append to the audit log after {0} attempts (contention)")]
     Contention(u32),
+    /// The batch holding this event failed to commit, for this reason (the
+    /// same for every event in it).
+    #[error("{0}")]
+    Batch(Arc<AuditError>),
     /// The log's bookkeeping is missing or unreadable (not an event problem:
     /// those are reported by [`AuditLog::verify`]).
     #[error("audit log is damaged: {0}")]
@@ -371,7 +385,10 @@ pub fn session_digest(session_id: &str) -> String {
     crate::store::names::process().name(session_id)
 }
 
-/// The audit log. Cheap to clone.
+/// The most events one transaction commits.
+pub const MAX_BATCH: usize = 512;
+
+/// The audit log. Cheap to clone; clones share one batch queue.
 #[derive(Clone)]
 pub struct AuditLog {
     store: Store,
@@ -380,6 +397,23 @@ pub struct AuditLog {
     checkpoint_every: u64,
     observer: Arc<str>,
     anchor: Option<Arc<anchor::Anchor>>,
+    batches: Arc<Batches>,
+}
+
+/// Events waiting for a commit, and the turn to commit them.
+#[derive(Default)]
+struct Batches {
+    /// Appended to by every caller, emptied by the writer of the moment.
+    waiting: std::sync::Mutex<Vec<Waiting>>,
+    /// Held by the one batch being committed (tokio's mutex is fair:
+    /// callers take turns in arrival order).
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// One caller's event and where its outcome goes.
+struct Waiting {
+    event: AuditEvent,
+    done: tokio::sync::oneshot::Sender<Result<u64, Arc<AuditError>>>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -393,8 +427,9 @@ impl fmt::Debug for AuditLog {
 }
 
 enum Attempt {
-    /// Committed at this position with this hash.
-    Done(u64, String),
+    /// Committed: the first event's position, then the last one's position
+    /// and hash.
+    Done(u64, u64, String),
     Conflict,
 }
 
@@ -410,6 +445,7 @@ impl AuditLog {
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
             observer: Arc::from("CareChat"),
             anchor: None,
+            batches: Arc::default(),
         }
     }
 
@@ -500,18 +536,57 @@ impl AuditLog {
     }
 
     /// Appends an event and returns its position once it is committed and
-    /// its signed head anchored.
+    /// its signed head anchored (see the module's "Group commit").
     ///
     /// # Errors
     /// [`AuditError`] when the database or the anchor file fails or
-    /// contention persists.
+    /// contention persists; an event whose batch failed gets
+    /// [`AuditError::Batch`] with the cause. The event is then not in the
+    /// log.
     pub async fn record(&self, event: AuditEvent) -> Result<u64, AuditError> {
+        let (done, mut outcome) = tokio::sync::oneshot::channel();
+        lock(&self.batches.waiting).push(Waiting { event, done });
+        loop {
+            let turn = self.batches.turn.clone().lock_owned().await;
+            // An earlier writer may have committed this event already.
+            match outcome.try_recv() {
+                Ok(result) => return result.map_err(AuditError::Batch),
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    return Err(AuditError::Damaged("an audit batch was abandoned".into()));
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+            }
+            let batch: Vec<Waiting> = {
+                let mut waiting = lock(&self.batches.waiting);
+                let take = waiting.len().min(MAX_BATCH);
+                waiting.drain(..take).collect()
+            };
+            // Committed by a task of its own, holding the turn, so that a
+            // caller that goes away (a cancelled request) abandons nobody
+            // else's event half-way.
+            let log = self.clone();
+            let commit = tokio::spawn(async move {
+                let events: Vec<&AuditEvent> = batch.iter().map(|w| &w.event).collect();
+                let result = log.commit_batch(&events).await.map_err(Arc::new);
+                for (i, waiting) in batch.into_iter().enumerate() {
+                    let seq = result.clone().map(|first| first + i as u64);
+                    let _ = waiting.done.send(seq);
+                }
+                drop(turn);
+            });
+            let _ = commit.await;
+        }
+    }
+
+    /// Commits `events` in one transaction, retrying conflicts with other
+    /// processes; returns the first event's position.
+    async fn commit_batch(&self, events: &[&AuditEvent]) -> Result<u64, AuditError> {
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_record(&event).await {
-                Ok(Attempt::Done(seq, hash)) => {
-                    let position = i64::try_from(seq).unwrap_or(i64::MAX);
+            match self.try_commit(events).await {
+                Ok(Attempt::Done(first, last, hash)) => {
+                    let position = i64::try_from(last).unwrap_or(i64::MAX);
                     self.anchor_head(position, &hash)?;
-                    return Ok(seq);
+                    return Ok(first);
                 }
                 Ok(Attempt::Conflict) => {}
                 Err(AuditError::Database(e)) if crate::store::is_conflict(&e) => {}
@@ -524,56 +599,65 @@ impl AuditLog {
         Err(AuditError::Contention(MAX_ATTEMPTS))
     }
 
-    async fn try_record(&self, event: &AuditEvent) -> Result<Attempt, AuditError> {
+    async fn try_commit(&self, events: &[&AuditEvent]) -> Result<Attempt, AuditError> {
         let mut tx = self.store.begin_write().await?;
-        let (head_seq, head_hash) = read_head(&mut tx, self.store.backend()).await?;
-        let seq = head_seq + 1;
-        let mut stored = StoredEvent {
-            seq,
-            at: self.clock.now().timestamp_millis(),
-            actor: event.actor.stored(),
-            action: event.action.name().to_owned(),
-            entity_type: event.entity.as_ref().map(|(t, _)| t.clone()),
-            entity_id: event.entity.as_ref().map(|(_, id)| id.clone()),
-            outcome: event.outcome.name().to_owned(),
-            client_addr: event.client_addr.map(|a| a.to_string()),
-            session: event.session.clone(),
-            prev_hash: head_hash,
-            hash: String::new(),
-        };
-        stored.hash = stored.compute_hash();
-        sqlx::query(
-            "INSERT INTO audit_events (seq, at, actor, action, entity_type, entity_id, outcome, client_addr, session, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(stored.seq)
-        .bind(stored.at)
-        .bind(&stored.actor)
-        .bind(&stored.action)
-        .bind(&stored.entity_type)
-        .bind(&stored.entity_id)
-        .bind(&stored.outcome)
-        .bind(&stored.client_addr)
-        .bind(&stored.session)
-        .bind(&stored.prev_hash)
-        .bind(&stored.hash)
-        .execute(&mut *tx)
-        .await?;
+        let (head_seq, mut prev_hash) = read_head(&mut tx, self.store.backend()).await?;
+        let at = self.clock.now().timestamp_millis();
+        let mut seq = head_seq;
+        for event in events {
+            seq += 1;
+            let mut stored = StoredEvent {
+                seq,
+                at,
+                actor: event.actor.stored(),
+                action: event.action.name().to_owned(),
+                entity_type: event.entity.as_ref().map(|(t, _)| t.clone()),
+                entity_id: event.entity.as_ref().map(|(_, id)| id.clone()),
+                outcome: event.outcome.name().to_owned(),
+                client_addr: event.client_addr.map(|a| a.to_string()),
+                session: event.session.clone(),
+                prev_hash,
+                hash: String::new(),
+            };
+            stored.hash = stored.compute_hash();
+            sqlx::query(
+                "INSERT INTO audit_events (seq, at, actor, action, entity_type, entity_id, outcome, client_addr, session, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(stored.seq)
+            .bind(stored.at)
+            .bind(&stored.actor)
+            .bind(&stored.action)
+            .bind(&stored.entity_type)
+            .bind(&stored.entity_id)
+            .bind(&stored.outcome)
+            .bind(&stored.client_addr)
+            .bind(&stored.session)
+            .bind(&stored.prev_hash)
+            .bind(&stored.hash)
+            .execute(&mut *tx)
+            .await?;
+            let seq_u =
+                u64::try_from(seq).map_err(|_| AuditError::Damaged("negative seq".into()))?;
+            if seq_u % self.checkpoint_every == 0 {
+                self.insert_checkpoint(&mut tx, seq, &stored.hash).await?;
+            }
+            prev_hash = stored.hash;
+        }
         let moved =
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
                 .bind(seq)
-                .bind(&stored.hash)
+                .bind(&prev_hash)
                 .bind(head_seq)
                 .execute(&mut *tx)
                 .await?;
         if moved.rows_affected() != 1 {
             return Ok(Attempt::Conflict);
         }
-        let seq_u = u64::try_from(seq).map_err(|_| AuditError::Damaged("negative seq".into()))?;
-        if seq_u % self.checkpoint_every == 0 {
-            self.insert_checkpoint(&mut tx, seq, &stored.hash).await?;
-        }
         tx.commit().await?;
-        Ok(Attempt::Done(seq_u, stored.hash))
+        let first =
+            u64::try_from(head_seq + 1).map_err(|_| AuditError::Damaged("negative seq".into()))?;
+        let last = u64::try_from(seq).map_err(|_| AuditError::Damaged("negative seq".into()))?;
+        Ok(Attempt::Done(first, last, prev_hash))
     }
 
     async fn insert_checkpoint(
@@ -640,6 +724,14 @@ impl AuditLog {
     pub async fn export_fhir(&self, out: &mut impl std::io::Write) -> Result<u64, AuditError> {
         fhir::export(&self.store, &self.observer, out).await
     }
+}
+
+/// The waiting list's lock; a panic while holding it leaves the list
+/// itself intact (pushes and drains are single calls), so it is taken anyway.
+fn lock(waiting: &std::sync::Mutex<Vec<Waiting>>) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+    waiting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn jitter_ms() -> u64 {

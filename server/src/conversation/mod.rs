@@ -510,8 +510,10 @@ impl Conversation {
         replies
     }
 
-    /// Appends to the encrypted transcript, through the writer task: the
-    /// answer never waits for the database (see [`transcript`]).
+    /// Appends to the encrypted transcript, through the writer task. The
+    /// assistant's line is waited for (at most
+    /// [`transcript::DURABLE_WAIT`]), so a reply leaves only once the turn
+    /// is stored (see [`transcript`]).
     async fn keep(&self, turn: &Turn<'_>, role: &'static str, text: &str) {
         let now = self.clock.now();
         let speaker = if role == "patient" {
@@ -520,12 +522,15 @@ impl Conversation {
             Speaker::Assistant
         };
         self.handoffs.line(turn.sid, speaker, text, now);
-        self.transcript.write(transcript::Line {
+        let stored = self.transcript.write(transcript::Line {
             session: turn.who.session.clone(),
             role,
             text: Phi::new(text.to_owned()),
             at: now,
         });
+        if role != "patient" && !stored.wait(transcript::DURABLE_WAIT).await {
+            tracing::warn!("a reply goes out before its transcript line is stored");
+        }
     }
 
     /// Waits until every transcript line so far is stored (or given up).

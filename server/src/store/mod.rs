@@ -148,6 +148,18 @@ pub enum StoreError {
     NoActiveKey,
 }
 
+/// A transcript line to append ([`Store::append_messages`]).
+pub struct NewMessage<'a> {
+    /// The session's audit name; stored only as its blind index.
+    pub session: &'a str,
+    /// `patient`, `assistant` or `staff`.
+    pub role: &'a str,
+    /// What was said.
+    pub text: &'a Phi<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// One message of a stored conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
@@ -267,6 +279,9 @@ impl Store {
             Backend::Sqlite => sqlite_dir(&config.url),
             Backend::Postgres => None,
         };
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpoint_wal(pool.clone()));
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
@@ -413,14 +428,33 @@ impl Store {
         text: &Phi<String>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let session_ix = self.blind_index("transcript.session", session.as_bytes());
+        self.append_messages(&[NewMessage {
+            session,
+            role,
+            text,
+            at,
+        }])
+        .await
+    }
+
+    /// Appends messages, each to its session's transcript, in one
+    /// transaction (the transcript writer's group commit): all are stored
+    /// or none is.
+    ///
+    /// # Errors
+    /// [`StoreError`] when sealing or the database fails.
+    pub async fn append_messages(&self, messages: &[NewMessage<'_>]) -> Result<(), StoreError> {
+        let indexed: Vec<String> = messages
+            .iter()
+            .map(|m| self.blind_index("transcript.session", m.session.as_bytes()))
+            .collect();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let result = self.try_append(&session_ix, role, text, at).await;
+            let result = self.try_append(messages, &indexed).await;
             match result {
                 Err(StoreError::Database(ref e)) if attempts < 20 && is_conflict(e) => {
-                    // Another append took this position; take the next.
+                    // Another server took a position; take the next.
                     tokio::time::sleep(std::time::Duration::from_millis(attempts)).await;
                 }
                 other => return other,
@@ -430,35 +464,38 @@ impl Store {
 
     async fn try_append(
         &self,
-        session_ix: &str,
-        role: &str,
-        text: &Phi<String>,
-        at: DateTime<Utc>,
+        messages: &[NewMessage<'_>],
+        indexed: &[String],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let last: Option<i64> =
-            sqlx::query("SELECT seq FROM transcript WHERE session = $1 ORDER BY seq DESC LIMIT 1")
-                .bind(session_ix)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?;
-        let seq = last.unwrap_or(0) + 1;
-        let seq_text = seq.to_string();
-        let body = self.seal(
-            &aad("transcript", "body", &[session_ix, &seq_text, role]),
-            text.expose().as_bytes(),
-        )?;
-        sqlx::query(
-            "INSERT INTO transcript (session, seq, role, at, body) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(session_ix)
-        .bind(seq)
-        .bind(role)
-        .bind(at.timestamp_millis())
-        .bind(body.as_stored())
-        .execute(&mut *tx)
-        .await?;
+        for (message, session_ix) in messages.iter().zip(indexed) {
+            // The transaction sees its own earlier inserts, so two lines of
+            // one session in one batch take consecutive positions.
+            let last: Option<i64> = sqlx::query(
+                "SELECT seq FROM transcript WHERE session = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(session_ix)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+            let seq = last.unwrap_or(0) + 1;
+            let seq_text = seq.to_string();
+            let body = self.seal(
+                &aad("transcript", "body", &[session_ix, &seq_text, message.role]),
+                message.text.expose().as_bytes(),
+            )?;
+            sqlx::query(
+                "INSERT INTO transcript (session, seq, role, at, body) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(session_ix)
+            .bind(seq)
+            .bind(message.role)
+            .bind(message.at.timestamp_millis())
+            .bind(body.as_stored())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -624,6 +661,32 @@ fn read_only_is_not_writable(e: StoreError) -> StoreError {
 /// How long a SQLite connection waits for another writer.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
+/// How often the SQLite write-ahead log is copied into the database.
+const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Copies the SQLite write-ahead log into the database file every
+/// [`WAL_CHECKPOINT_EVERY`], beside the writers rather than in their way:
+/// SQLite's own automatic checkpoint runs inside whichever commit crosses
+/// its threshold, and that commit (an answer waiting for its transcript
+/// line) then waits for the copy and its fsync. A passive checkpoint never
+/// blocks a writer. Ends when the pool is closed.
+async fn checkpoint_wal(pool: AnyPool) {
+    let mut every = tokio::time::interval(WAL_CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_all(&pool)
+            .await
+        {
+            tracing::debug!(error = %e, "WAL checkpoint did not run");
+        }
+    }
+}
+
 async fn probe_write(
     conn: sqlx::pool::PoolConnection<sqlx::Any>,
     backend: Backend,
@@ -665,6 +728,10 @@ async fn connect(config: &StorageConfig) -> Result<AnyPool, StoreError> {
             Box::pin(async move {
                 let timeout = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
                 sqlx::query(&timeout).execute(&mut *conn).await?;
+                // Checkpoints run beside the writers (checkpoint_wal).
+                sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(())
             })
         });

@@ -45,6 +45,16 @@ pub const SLOW_ANSWER: Duration = Duration::from_secs(2);
 /// memory.
 const MAX_SOCKET_MESSAGE: usize = MAX_FRAME_TEXT * 2;
 
+/// Each connection's read buffer to begin with: a patient's message is a
+/// few hundred bytes (the library's default of 128 KiB, held by every idle
+/// patient, was most of a session's memory). A larger frame grows it, up to
+/// [`MAX_SOCKET_MESSAGE`].
+const READ_BUFFER: usize = 4 * 1024;
+
+/// How much unsent output one connection may hold before it is ended: a
+/// client that stops reading cannot make the server buffer without bound.
+const MAX_UNSENT: usize = MAX_SOCKET_MESSAGE * 4;
+
 /// `GET /v1/ws?sid=…`: upgrades, then runs the connection. An unknown or
 /// malformed `sid` is upgraded too and closed with 4401, so browsers see
 /// the protocol's close code rather than a failed upgrade. A web page on
@@ -63,6 +73,10 @@ pub async fn websocket(
     }
     let sid = query.get("sid").and_then(|s| SessionId::from_b64u(s).ok());
     upgrade
+        .read_buffer_size(READ_BUFFER)
+        // Every message is flushed as it is sent: no write buffer to keep.
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_UNSENT)
         .max_message_size(MAX_SOCKET_MESSAGE)
         .max_frame_size(MAX_SOCKET_MESSAGE)
         .on_upgrade(move |socket| Connection { app, socket }.run(sid))

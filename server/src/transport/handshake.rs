@@ -17,8 +17,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use protocol::handshake::server_accept;
+use protocol::handshake::{server_accept_using, HandshakeError, NONCE_LEN};
 use protocol::ClientHello;
+use protocol::SessionId;
+use rand_core::RngCore as _;
 
 use super::{json_error, origin_allowed, MAX_HELLO_BYTES};
 use crate::audit::{AuditAction, AuditOutcome};
@@ -74,8 +76,15 @@ pub async fn handshake(
     let Ok(hello) = serde_json::from_value::<ClientHello>(value) else {
         return json_error(StatusCode::BAD_REQUEST, "malformed_hello");
     };
-    let (reply, session) = match server_accept(&app.identity, &hello, &mut rand_core::OsRng) {
+    let sid = SessionId::random(&mut rand_core::OsRng);
+    let mut nonce = [0u8; NONCE_LEN];
+    rand_core::OsRng.fill_bytes(&mut nonce);
+    let (reply, session) = match server_accept_using(&*app.key_work, &hello, sid, nonce) {
         Ok(accepted) => accepted,
+        Err(HandshakeError::KeyWork) => {
+            tracing::error!("the handshake's key work failed");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error");
+        }
         Err(e) => {
             tracing::info!(%ip, reason = e.code(), "handshake refused");
             return json_error(StatusCode::BAD_REQUEST, e.code());

@@ -19,6 +19,7 @@
 
 mod connection;
 mod handshake;
+pub mod key_work;
 
 use std::sync::Arc;
 
