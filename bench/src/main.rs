@@ -107,6 +107,10 @@ struct HandshakeRun {
     failed: u64,
     /// Of the fastest ceiling measured in this run.
     ratio_to_fastest: f64,
+    /// Handshakes per core the server used, of the fastest ceiling per
+    /// core: the same ratio with the load generator's share of the
+    /// machine taken out.
+    ratio_per_server_core: f64,
     /// The server's CPU over the window, in cores.
     server_cores: f64,
 }
@@ -287,6 +291,8 @@ async fn handshake_run(
         per_second,
         failed,
         ratio_to_fastest: per_second / ceiling.fastest(),
+        ratio_per_server_core: (per_second / server_cores)
+            / (ceiling.fastest() / ceiling.threads as f64),
         server_cores,
     })
 }

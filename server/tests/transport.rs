@@ -775,8 +775,11 @@ async fn an_idle_keep_alive_connection_is_closed() {
     );
 }
 
+/// Another process holds the database's write lock: an answer waits for its
+/// transcript line at most `DURABLE_WAIT` (1 s) and then goes out, a new
+/// chat starts without waiting, and the transcript catches up afterwards.
 #[tokio::test]
-async fn a_database_write_lock_does_not_hold_up_answers_or_new_chats() {
+async fn a_database_write_lock_delays_answers_by_at_most_the_durable_wait_and_loses_nothing() {
     use sqlx::Connection as _;
     let server = TestServer::start().await;
     let (mut session, mut conn) = consented(&server).await;

@@ -897,6 +897,7 @@ async fn ready(server: &TestServer) -> u16 {
 
 #[tokio::test]
 async fn a_full_disk_refuses_phi_keeps_readyz_honest_and_recovers_without_a_restart() {
+    use sqlx::Connection as _;
     let Some(disk) = SmallDisk::mount(16) else {
         eprintln!("SKIPPED: this fault test mounts a tmpfs, which needs root (CI runs as root)");
         return;
@@ -911,7 +912,20 @@ async fn a_full_disk_refuses_phi_keeps_readyz_honest_and_recovers_without_a_rest
     assert_eq!(listed.intent, "appointments.list", "{}", listed.text);
     assert_eq!(ready(&server).await, 200);
 
-    // The disk fills up mid-chat.
+    // The disk fills up mid-chat. The write-ahead log is emptied first (the
+    // server checkpoints it every second, and SQLite reuses its file from
+    // the start), so that the next write needs new blocks: otherwise the
+    // audit event fits in space the log already holds, is stored, and the
+    // records are rightly shown.
+    let db = server.data_dir.path().join("carechat.db");
+    let mut outside = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut outside)
+        .await
+        .unwrap();
+    drop(outside);
     let filler = disk.fill();
     let refused = chat.say("are my lab results back?").await;
     assert!(

@@ -542,7 +542,8 @@ impl AuditLog {
     /// [`AuditError`] when the database or the anchor file fails or
     /// contention persists; an event whose batch failed gets
     /// [`AuditError::Batch`] with the cause. The event is then not in the
-    /// log.
+    /// log, unless the cause is [`AuditError::Anchor`] (committed, not
+    /// anchored).
     pub async fn record(&self, event: AuditEvent) -> Result<u64, AuditError> {
         let (done, mut outcome) = tokio::sync::oneshot::channel();
         lock(&self.batches.waiting).push(Waiting { event, done });

@@ -31,8 +31,11 @@ use crate::store::{NewMessage, Store};
 
 /// How long one line is retried before it is given up.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
-/// The longest a reply waits for its line to be stored.
-pub const DURABLE_WAIT: Duration = Duration::from_secs(2);
+/// The longest a reply waits for its line to be stored: below the 2 s
+/// after which the transport tells the patient an answer is slow (its
+/// `SLOW_ANSWER`), so that a locked database is not announced as a slow
+/// records system.
+pub const DURABLE_WAIT: Duration = Duration::from_secs(1);
 /// The most lines one transaction appends.
 pub const MAX_BATCH: usize = 256;
 /// The longest wait between two tries.
