@@ -455,6 +455,10 @@ fn print_table(r: &Report) {
             "  of the fastest ceiling",
             format!("{:.0}%", h.ratio_to_fastest * 100.0),
         );
+        row(
+            "  per core the server used, of the ceiling per core",
+            format!("{:.0}%", h.ratio_per_server_core * 100.0),
+        );
         row("  server CPU, cores", format!("{:.2}", h.server_cores));
     }
     for t in r.turns.iter().chain(r.sweep.iter().skip(1)) {
