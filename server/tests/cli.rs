@@ -746,6 +746,7 @@ async fn patient_until_the_crash(
     port: u16,
     pinned: protocol::IdentityPublicKey,
     n: usize,
+    all_in: std::sync::Arc<tokio::sync::Barrier>,
 ) -> (String, Vec<(String, String)>) {
     use futures_util::SinkExt as _;
     use protocol::{ClientMessage, ServerMessage};
@@ -777,6 +778,8 @@ async fn patient_until_the_crash(
     };
     conn.send(&mut session, &consent).await;
     conn.recv(&mut session).await;
+    // Every patient is in before anyone asks (and before the clock runs).
+    all_in.wait().await;
     let mut answered = Vec::new();
     for k in 0.. {
         let question = format!("What are your opening hours? (patient {n}, question {k})");
@@ -841,9 +844,18 @@ async fn a_kill_9_under_load_loses_no_answered_message() {
         .unwrap();
     let pinned =
         protocol::IdentityPublicKey::from_b64u(identity["public_key"].as_str().unwrap()).unwrap();
+    let all_in = std::sync::Arc::new(tokio::sync::Barrier::new(21));
     let patients: Vec<_> = (0..20)
-        .map(|n| tokio::spawn(patient_until_the_crash(port, pinned.clone(), n)))
+        .map(|n| {
+            tokio::spawn(patient_until_the_crash(
+                port,
+                pinned.clone(),
+                n,
+                all_in.clone(),
+            ))
+        })
         .collect();
+    all_in.wait().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let url = format!("sqlite://{}", data.join("carechat.db").display());
     let outside = sqlx::SqlitePool::connect(&url).await.unwrap();
