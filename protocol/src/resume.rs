@@ -68,6 +68,23 @@ impl<T> Outbox<T> {
         self.entries.retain(|(message, _)| keep(message));
     }
 
+    /// The messages held, oldest first, each with the `seq` it was sent
+    /// as (`None`: queued unsent): what [`Self::from_entries`] takes back.
+    pub fn entries(&self) -> impl Iterator<Item = (&T, Option<u64>)> {
+        self.entries.iter().map(|(message, seq)| (message, *seq))
+    }
+
+    /// An outbox holding `entries` (as [`Self::entries`] gave them), at
+    /// most `limit` of them: the oldest go first.
+    #[must_use]
+    pub fn from_entries(limit: usize, entries: impl IntoIterator<Item = (T, Option<u64>)>) -> Self {
+        let mut outbox = Self::new(limit);
+        for (message, seq) in entries {
+            outbox.push(message, seq);
+        }
+        outbox
+    }
+
     /// Number of messages held.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -171,6 +171,9 @@ pub struct Session {
     /// wiped on drop: the crate enables the `aes` crate's `zeroize` feature.
     send: Aes256Gcm,
     recv: Aes256Gcm,
+    /// The raw keys, kept only so that [`Session::export`] can hand the
+    /// session to another server (wiped on drop).
+    keys: SessionKeys,
     next_send_seq: u64,
     last_received: Option<u64>,
     at_connection_start: bool,
@@ -215,6 +218,35 @@ pub fn frame_aad(sid: &SessionId, dir: Direction, seq: u64) -> Vec<u8> {
     aad_bytes(sid, dir, seq)
 }
 
+/// Everything that rebuilds one side of a session elsewhere (another
+/// server instance, or the same one after a restart): the keys and both
+/// counters. It holds the keys, so whoever stores it must seal it first.
+pub struct SessionState {
+    /// The session id.
+    pub sid: SessionId,
+    /// Which end this is.
+    pub role: Role,
+    /// The directional keys.
+    pub keys: SessionKeys,
+    /// The `seq` the next sealed frame carries. A restored session must
+    /// never seal below the highest `seq` it ever sent: store this before
+    /// any frame sealed under it is sent.
+    pub next_send_seq: u64,
+    /// Highest `seq` accepted from the peer.
+    pub last_received: Option<u64>,
+}
+
+impl std::fmt::Debug for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionState")
+            .field("sid", &self.sid)
+            .field("role", &self.role)
+            .field("next_send_seq", &self.next_send_seq)
+            .field("last_received", &self.last_received)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Session {
     /// Starts a session from the handshake's keys. Nothing has been sent or
     /// received yet, and the first connection is about to open.
@@ -231,10 +263,40 @@ impl Session {
             role,
             send,
             recv,
+            keys: SessionKeys {
+                c2s: keys.c2s.clone(),
+                s2c: keys.s2c.clone(),
+            },
             next_send_seq: 0,
             last_received: None,
             at_connection_start: true,
         }
+    }
+
+    /// The keys and counters, to rebuild this session with
+    /// [`Self::restore`].
+    #[must_use]
+    pub fn export(&self) -> SessionState {
+        SessionState {
+            sid: self.sid,
+            role: self.role,
+            keys: SessionKeys {
+                c2s: self.keys.c2s.clone(),
+                s2c: self.keys.s2c.clone(),
+            },
+            next_send_seq: self.next_send_seq,
+            last_received: self.last_received,
+        }
+    }
+
+    /// Rebuilds a session from [`Self::export`]. It resumes on a new
+    /// connection: the peer's first frame may skip ahead, never back.
+    #[must_use]
+    pub fn restore(state: &SessionState) -> Self {
+        let mut session = Self::new(state.sid, &state.keys, state.role);
+        session.next_send_seq = state.next_send_seq;
+        session.last_received = state.last_received;
+        session
     }
 
     /// The session id.
@@ -390,6 +452,33 @@ mod tests {
             Session::new(sid, &keys(), Role::Client),
             Session::new(sid, &keys(), Role::Server),
         )
+    }
+
+    #[test]
+    fn a_restored_session_carries_on_where_the_exported_one_stopped() {
+        let (mut client, mut server) = pair();
+        let hello = client.seal(b"{\"a\":1}").expect("seals");
+        server.open(&hello).expect("opens");
+        let answer = server.seal(b"{\"b\":2}").expect("seals");
+        client.open(&answer).expect("opens");
+
+        let state = server.export();
+        assert_eq!(state.next_send_seq, 1);
+        assert_eq!(state.last_received, Some(0));
+        let mut moved = Session::restore(&state);
+        drop(server);
+
+        // The widget reconnects: its first frame may skip ahead...
+        client.skip_send_to(5);
+        let first = client.seal(b"{}").expect("seals");
+        assert_eq!(moved.open_first(&first).expect("opens"), b"{}");
+        // ...and a replay of an older one is refused.
+        assert_eq!(moved.open_first(&hello), Err(FrameError::Sequence));
+        // The restored side never reuses a seq it sent.
+        let next = moved.seal(b"{}").expect("seals");
+        assert_eq!(next.seq, 1);
+        client.begin_connection();
+        assert_eq!(client.open(&next).expect("opens"), b"{}");
     }
 
     #[test]

@@ -32,8 +32,9 @@ pub const LEGACY_FILE: &str = "consent.jsonl";
 /// What it is renamed to once imported.
 pub const IMPORTED_FILE: &str = "consent.jsonl.imported";
 
-/// Where a session stands on consent.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Where a session stands on consent (serializable for the session
+/// snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ConsentState {
     /// Not answered yet: nothing the patient says is processed.
     #[default]

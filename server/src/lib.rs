@@ -205,7 +205,8 @@ impl AppState {
                 messages_per_session: config.messages_per_session,
             },
             config.max_sessions,
-        );
+        )
+        .with_store(store.clone());
         let limiter = RateLimiter::per_minute(config.handshakes_per_minute);
         let handoffs = Arc::new(handoff::Handoffs::new());
         let conversation = Conversation::new(
@@ -320,7 +321,7 @@ pub async fn run(
             let mut tick = tokio::time::interval(REAP_INTERVAL);
             loop {
                 tick.tick().await;
-                let gone = state.sessions.reap(Instant::now());
+                let gone = state.sessions.end_expired(Instant::now()).await;
                 if !gone.is_empty() {
                     tracing::info!(sessions = gone.len(), "expired sessions forgotten");
                 }

@@ -69,12 +69,15 @@ impl RateLimiter {
 }
 
 /// What one session may still send: a token bucket (`per_minute`, in
-/// bursts of as many) and a total for the session's life.
-#[derive(Debug, Clone)]
+/// bursts of as many) and a total for the session's life. Serializable for
+/// the session snapshot: `updated` as wall-clock time
+/// ([`crate::clock::instant_serde`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MessageAllowance {
     capacity: f64,
     per_second: f64,
     tokens: f64,
+    #[serde(with = "crate::clock::instant_serde")]
     updated: Instant,
     left_in_session: u32,
 }
@@ -173,5 +176,23 @@ mod tests {
         assert_eq!(allowance.take(later), Ok(()));
         let much_later = later + Duration::from_secs(600);
         assert_eq!(allowance.take(much_later), Err(OverAllowance::SessionFull));
+    }
+
+    #[test]
+    fn a_session_allowance_survives_a_snapshot() {
+        let now = Instant::now();
+        let mut allowance = MessageAllowance::new(3, 5, now);
+        for _ in 0..3 {
+            assert_eq!(allowance.take(now), Ok(()));
+        }
+        let json = serde_json::to_string(&allowance).unwrap();
+        let mut back: MessageAllowance = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.left_in_session, 2);
+        assert!(back.tokens < 1.0, "the burst was spent");
+        assert!(matches!(
+            back.take(Instant::now()),
+            Err(OverAllowance::TooFast(_))
+        ));
+        assert_eq!(back.take(Instant::now() + Duration::from_secs(21)), Ok(()));
     }
 }

@@ -5,15 +5,17 @@
 //! events could be cut off unnoticed. [`AuditLog::recover`] signs a
 //! checkpoint at once when the head is past the newest one.
 //!
-//! Sessions live in memory ([`crate::sessions`]), so a crash or restart
-//! ends them without a `session.end`. Nothing new is persisted for this:
-//! start-up reads back from the head over the window a session can live
-//! (the absolute limit, counted back from the newest event) and, for each
-//! session digest with a `handshake` and no later `session.end`, appends a
-//! `session.end` by `system` with outcome `interrupted`. The window and the
-//! count are bounded. When several servers share one database a restart
-//! cannot tell its own sessions from the others', so `[audit]
-//! restart_ends_sessions = false` turns this off.
+//! Sessions are stored ([`crate::sessions::stored`]) and outlive a
+//! restart; a session whose row is gone without a `session.end` (a crash
+//! between the two, or a database from before sessions were stored) ended
+//! unrecorded. Start-up reads back from the head over the window a session
+//! can live (the absolute limit, counted back from the newest event) and,
+//! for each session digest with a `handshake`, no later `session.end` and
+//! no stored row, appends a `session.end` by `system` with outcome
+//! `interrupted`. (Expired rows are ended by the sweep, which records
+//! theirs.) The window and the count are bounded. Sessions of other
+//! servers sharing the database have rows, so a restart leaves them be;
+//! `[audit] restart_ends_sessions = false` turns this off altogether.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -156,6 +158,15 @@ impl AuditLog {
                 }
             }
         }
+        // A session with a stored row lives on (any server resumes it); the
+        // sweep of expired rows records the end of those that expired.
+        let stored: HashSet<String> = sqlx::query("SELECT session FROM live_sessions")
+            .fetch_all(self.store.pool())
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        open.retain(|session| !stored.contains(session));
         open.reverse();
         Ok(open)
     }

@@ -23,11 +23,18 @@
 //!
 //! It does not own the table or the counts (`store::feedback`) nor who may
 //! read them (`crate::console`).
+//!
+//! # In a session snapshot
+//! [`Replies`] is written as the list of `(id, intent, row)` of the newest
+//! [`SNAPSHOT_REPLIES`] replies, oldest first: a vote on an older one after
+//! the session resumed is an `unknown_reply`. The row id goes with it, so a
+//! changed vote after a resume still changes the one row.
 
 use std::collections::{HashMap, VecDeque};
 
 use protocol::vocab::{takes_feedback, ErrorCode, FeedbackReason, Vote};
 use protocol::ServerMessage;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::answer::error;
 use super::state::ChatState;
@@ -37,6 +44,8 @@ use crate::store::feedback::{Feedback, FeedbackId};
 /// How many replies a session can still take a vote on (older ones are
 /// forgotten, and a vote on them is an `unknown_reply`).
 const REPLIES_LIMIT: usize = 512;
+/// How many of them a session snapshot keeps (it is written every turn).
+const SNAPSHOT_REPLIES: usize = 64;
 
 /// One reply that takes feedback.
 struct Replied {
@@ -48,10 +57,36 @@ struct Replied {
 
 /// The replies of a session that take feedback, by the id they answered:
 /// their intent and, once voted on, their row. Bounded; no message text.
+/// Serialized as the replies not voted on yet (see the module docs).
 #[derive(Default)]
 pub struct Replies {
     by_id: HashMap<String, Replied>,
     order: VecDeque<String>,
+}
+
+impl Serialize for Replies {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let skip = self.order.len().saturating_sub(SNAPSHOT_REPLIES);
+        serializer.collect_seq(self.order.iter().skip(skip).filter_map(|id| {
+            let replied = self.by_id.get(id)?;
+            Some((id.as_str(), replied.intent.as_str(), replied.row.as_ref()))
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Replies {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut replies = Self::default();
+        for (id, intent, row) in
+            Vec::<(String, String, Option<FeedbackId>)>::deserialize(deserializer)?
+        {
+            replies.replied(&id, &intent);
+            if let Some(replied) = replies.by_id.get_mut(&id) {
+                replied.row = row;
+            }
+        }
+        Ok(replies)
+    }
 }
 
 impl Replies {
@@ -164,5 +199,24 @@ mod tests {
         assert!(replies.vote_on(&format!("m{REPLIES_LIMIT}")).is_some());
         assert_eq!(replies.by_id.len(), REPLIES_LIMIT);
         assert_eq!(replies.order.len(), REPLIES_LIMIT);
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_snapshot_keeps_the_newest_replies_with_their_rows() {
+        let mut replies = Replies::default();
+        for n in 0..=SNAPSHOT_REPLIES {
+            replies.replied(&format!("m{n}"), "faq.hours");
+        }
+        let row = replies.vote_on("m1").map(|(_, row)| row.clone()).unwrap();
+        let json = serde_json::to_string(&replies).unwrap();
+        let mut back: Replies = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.order.len(), SNAPSHOT_REPLIES);
+        assert!(back.vote_on("m0").is_none(), "the oldest is left out");
+        assert_eq!(
+            back.vote_on("m1").map(|(_, r)| r.clone()),
+            Some(row),
+            "a changed vote after a resume goes to the same row"
+        );
     }
 }

@@ -639,3 +639,136 @@ async fn two_answers_that_did_not_help_ask_a_person_to_join() {
         crate::handoff::Reason::NotHelped
     );
 }
+
+#[tokio::test]
+async fn a_session_snapshot_resumes_the_same_conversation() {
+    use carechat_language::safety::Category;
+    use chrono::{TimeZone, Utc};
+    use protocol::vocab::Vote;
+
+    use crate::ehr::{Appointment, PatientId, PatientMatch, Slot};
+    use crate::rate_limit::MessageAllowance;
+
+    let s = setup().await;
+    let mut state = ChatState::default();
+    state.allowance = Some(MessageAllowance::new(60, 20, Instant::now()));
+    s.consent(&mut state, true).await;
+    let asked = s.say_all(&mut state, "m1", "my appointments").await;
+    assert_eq!(reply(&asked).0, "identity.details_needed");
+    let sent = s.say_all(&mut state, "m2", "03/02/1984 Sample").await;
+    assert_eq!(reply(&sent).0, "identity.code_sent");
+    let crisis = s.say_all(&mut state, "m3", "my husband hits me").await;
+    assert_eq!(reply(&crisis).0, "safety.crisis");
+    assert_eq!(state.escalations, [Category::Abuse]);
+    state.locale = Locale::Es;
+    state.verified = Some(PatientMatch {
+        id: PatientId(crate::ehr::demo::MAIN_PATIENT_ID.to_owned()),
+        phone: Some(Phi::new("+12025550101".to_owned())),
+        email: None,
+        given_name: Phi::new("Morgan".to_owned()),
+    });
+    let start = Utc.with_ymd_and_hms(2026, 3, 10, 15, 0, 0).unwrap();
+    let slot = Slot {
+        id: "Slot/s1".into(),
+        start,
+        end: start + chrono::Duration::minutes(30),
+        practitioner_id: "Practitioner/patel".into(),
+        practitioner_name: "Dr. Anika Patel".into(),
+        service: "checkup".into(),
+        location_id: "Location/maple-grove".into(),
+        location: "Maple Grove Family Clinic".into(),
+    };
+    let appointment = Appointment {
+        id: "Appointment/a1".into(),
+        start,
+        end: start + chrono::Duration::minutes(30),
+        practitioner_id: "Practitioner/patel".into(),
+        practitioner_name: "Dr. Anika Patel".into(),
+        location: "Maple Grove Family Clinic".into(),
+        service: "checkup".into(),
+        slot_id: Some("Slot/s0".into()),
+        status: "booked".into(),
+    };
+    let book = state.offer("Book".into(), Offer::ConfirmBook(slot.clone()));
+    let move_it = state.offer(
+        "Move".into(),
+        Offer::PickMove(appointment.clone(), Phi::new("friday morning".into())),
+    );
+    let meant = state.offer(
+        "Hours".into(),
+        Offer::Meant {
+            intent: "faq.hours".into(),
+            request: Phi::new("are you open saturday".into()),
+        },
+    );
+
+    let json = serde_json::to_string(&state).unwrap();
+    let mut back: ChatState = serde_json::from_str(&json).unwrap();
+    let mut copy: ChatState = serde_json::from_str(&json).unwrap();
+
+    assert!(back.verified());
+    assert_eq!(
+        back.verified
+            .as_ref()
+            .map(|p| p.given_name.expose().as_str()),
+        Some("Morgan")
+    );
+    assert_eq!(back.consent, state.consent);
+    assert!(
+        matches!(&back.consent, ConsentState::Accepted { policy_version } if policy_version == "2026-01")
+    );
+    assert_eq!(back.locale, Locale::Es);
+    assert_eq!(back.escalations, state.escalations);
+    for id in ["m1", "m2", "m3"] {
+        assert!(back.answered.get(id).is_some(), "{id}");
+        assert_eq!(back.answered.get(id), state.answered.get(id), "{id}");
+    }
+    let Waiting::Code { pending, task } = &back.waiting else {
+        panic!("no code awaited after the resume")
+    };
+    assert!(pending.matched_patient());
+    assert!(matches!(task, Task::Appointments));
+
+    // The card buttons work once, each for the same thing.
+    assert!(matches!(back.take_offer(&book.id), Some(Offer::ConfirmBook(s)) if s == slot));
+    assert!(matches!(
+        back.take_offer(&move_it.id),
+        Some(Offer::PickMove(a, when)) if a == appointment && when.expose() == "friday morning"
+    ));
+    assert!(matches!(
+        back.take_offer(&meant.id),
+        Some(Offer::Meant { intent, request }) if intent == "faq.hours" && request.expose() == "are you open saturday"
+    ));
+    assert!(back.take_offer(&book.id).is_none());
+    assert!(back.take_offer("no-such-action").is_none());
+
+    // The allowance goes on where it was: as many messages left.
+    let left = |allowance: &mut MessageAllowance| {
+        let now = Instant::now();
+        (1..=100u64)
+            .take_while(|n| {
+                allowance
+                    .take(now + std::time::Duration::from_secs(2 * n))
+                    .is_ok()
+            })
+            .count()
+    };
+    let before = left(state.allowance.as_mut().unwrap());
+    assert_eq!(left(copy.allowance.as_mut().unwrap()), before);
+    assert!(before > 0 && before < 20, "{before}");
+
+    // The resumed session answers a re-sent id the same, takes a vote on
+    // a reply given before the snapshot, and the code sent before it.
+    assert_eq!(s.say_all(&mut back, "m2", "something else").await, sent);
+    let vote = ClientMessage::Feedback {
+        in_reply_to: "m1".into(),
+        vote: Vote::Up,
+        reason: None,
+    };
+    assert!(s.send(&mut back, vote).await.is_empty());
+    let code = s.code_from_outbox().await;
+    let listed = s.say_all(&mut back, "m4", &code).await;
+    assert_eq!(reply(&listed).0, "appointments.list", "{listed:?}");
+    assert!(matches!(back.waiting, Waiting::Nothing));
+    assert!(back.verified());
+}

@@ -59,7 +59,7 @@ pub fn fold_name(name: &str) -> String {
 
 /// A patient's logical id in the EHR (`Patient/{id}`). It is what the audit
 /// log names as the entity: an opaque reference, not a PHI value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct PatientId(pub String);
 
 /// What a patient tells the chat to identify themselves.
@@ -74,15 +74,22 @@ pub struct PatientQuery {
 }
 
 /// A patient found by [`Ehr::find_patient`].
-#[derive(Debug, Clone)]
+///
+/// Serializable for the session snapshot only (a verified session keeps
+/// its patient), which the store seals: its PHI fields opt in through
+/// [`crate::phi::sealed_serde`]. Never serialize it for anything else.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PatientMatch {
     /// The EHR's id.
     pub id: PatientId,
     /// Mobile phone on file (E.164 where the EHR has it so), for codes.
+    #[serde(with = "crate::phi::sealed_serde_opt")]
     pub phone: Option<Phi<String>>,
     /// Email on file, for clinics that enable email codes.
+    #[serde(with = "crate::phi::sealed_serde_opt")]
     pub email: Option<Phi<String>>,
     /// Given name, to greet the patient once verified.
+    #[serde(with = "crate::phi::sealed_serde")]
     pub given_name: Phi<String>,
 }
 
@@ -100,8 +107,10 @@ pub struct Practitioner {
 }
 
 /// An appointment of the patient's. PHI as a whole (its existence, time and
-/// practitioner say something about the patient's care).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// practitioner say something about the patient's care): serializable for
+/// the session snapshot (a card button offering it), which the store
+/// seals, and for nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Appointment {
     /// `Appointment/{id}`.
     pub id: String,
@@ -136,8 +145,9 @@ pub struct SlotQuery {
     pub to: DateTime<Utc>,
 }
 
-/// A bookable slot (not PHI: it belongs to nobody yet).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A bookable slot (not PHI: it belongs to nobody yet). Serializable for
+/// the session snapshot (a card button offering it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Slot {
     /// `Slot/{id}`.
     pub id: String,

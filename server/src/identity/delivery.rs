@@ -24,13 +24,14 @@ use std::time::Duration;
 use crate::identity::otp::OtpCode;
 use crate::phi::Phi;
 
-/// Where a code goes.
-#[derive(Debug, Clone)]
+/// Where a code goes. Serializable for the session snapshot only (a code
+/// awaited can be sent again), which the store seals.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Destination {
     /// A phone number (E.164 preferred).
-    Phone(Phi<String>),
+    Phone(#[serde(with = "crate::phi::sealed_serde")] Phi<String>),
     /// An email address.
-    Email(Phi<String>),
+    Email(#[serde(with = "crate::phi::sealed_serde")] Phi<String>),
 }
 
 impl Destination {

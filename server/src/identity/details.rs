@@ -17,13 +17,18 @@ use chrono::NaiveDate;
 use crate::phi::Phi;
 
 /// Details typed by a patient, not yet checked against the EHR.
-#[derive(Debug, Clone)]
+/// Serializable for the session snapshot only (details the EHR could not
+/// be asked about yet), which the store seals.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Details {
     /// Date of birth.
+    #[serde(with = "crate::phi::sealed_serde")]
     pub birth_date: Phi<NaiveDate>,
     /// Last name, as typed (trimmed).
+    #[serde(with = "crate::phi::sealed_serde")]
     pub family: Phi<String>,
     /// Medical record number, when one was typed.
+    #[serde(with = "crate::phi::sealed_serde_opt")]
     pub identifier: Option<Phi<String>>,
 }
 

@@ -73,7 +73,7 @@ impl Default for VerificationLimits {
 
 /// The keys a patient's starts and codes count under (blind indexes only,
 /// never PHI): see the module documentation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PatientKeys(Vec<String>);
 
 impl PatientKeys {

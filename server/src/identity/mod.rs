@@ -46,8 +46,9 @@ use limits::{Counters, PatientKeys, VerificationLimits};
 use otp::{Check, IssueRefused, OtpCode, Subject, Verifier};
 
 /// A code on its way: what the session remembers between "code sent" and
-/// the patient typing it.
-#[derive(Debug, Clone)]
+/// the patient typing it. Serializable for the session snapshot only,
+/// which the store seals (the patient and destination hold PHI).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PendingCode {
     subject: Subject,
     challenge: String,

@@ -172,7 +172,7 @@ impl fmt::Debug for OtpCode {
 
 /// Who a code's failures count against: a blind index of the patient's EHR
 /// id, or of the details typed when they match nobody. Never PHI itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Subject(pub String);
 
 /// A code that was issued: its challenge id, and the code itself when there

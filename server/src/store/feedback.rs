@@ -22,7 +22,8 @@ const HOUR_MS: i64 = 60 * 60 * 1000;
 
 /// The random id of one feedback row; a session holds it for each reply
 /// it voted on, and nothing else does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct FeedbackId(String);
 
 impl FeedbackId {

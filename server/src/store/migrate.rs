@@ -86,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "consents",
         include_str!("../../migrations/0007_consents.sql"),
     ),
+    Migration::new(
+        8,
+        "live sessions",
+        include_str!("../../migrations/0008_live_sessions.sql"),
+    ),
 ];
 
 /// Applies the migrations `pool` lacks, in one transaction; concurrent

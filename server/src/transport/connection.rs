@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 use super::{json_error, origin_allowed, MAX_FRAME_TEXT};
 use crate::audit::{AuditAction, AuditOutcome};
 use crate::conversation::{Outcome, Turn};
-use crate::sessions::ChatSession;
+use crate::sessions::{ChatSession, Saved};
 use crate::AppState;
 
 /// How long a new connection has to send its first frame.
@@ -86,6 +86,9 @@ pub async fn websocket(
 enum Stop {
     /// The socket dropped or the peer closed it; the session stays for resume.
     Dropped,
+    /// Another server took the session (its stored row moved on): this
+    /// copy stops, unsent, and the widget's newer connection carries on.
+    Moved,
     /// Close with this code; `forget` also ends the session.
     Close {
         code: u16,
@@ -147,8 +150,11 @@ struct Connection {
 
 impl Connection {
     async fn run(mut self, sid: Option<SessionId>) {
-        let Some((sid, handle)) = sid.and_then(|sid| self.app.sessions.get(&sid).map(|h| (sid, h)))
-        else {
+        let handle = match sid {
+            Some(sid) => self.app.sessions.open(&sid).await.map(|h| (sid, h)),
+            None => None,
+        };
+        let Some((sid, handle)) = handle else {
             self.close(CLOSE_SESSION_GONE, "unknown session").await;
             return;
         };
@@ -158,6 +164,12 @@ impl Connection {
             }
             Err(stop) => stop,
         };
+        if let Stop::Moved = stop {
+            tracing::info!(session = ?sid, "session taken by another server; this copy stops");
+            self.app.sessions.forget_local(&sid);
+            self.close(1000, "replaced by a newer connection").await;
+            return;
+        }
         if let Stop::Close {
             code,
             reason,
@@ -165,7 +177,7 @@ impl Connection {
         } = stop
         {
             if forget {
-                self.app.sessions.forget(&sid);
+                self.app.sessions.forget(&sid).await;
                 self.app.handoffs.forget(&sid);
                 tracing::info!(session = ?sid, reason, "session ended");
                 let who = handle.lock().await.who.clone();
@@ -247,6 +259,9 @@ impl Connection {
             last_seq_received: session.crypto.last_received(),
         };
         let frame = session.crypto.seal_message(&sync).map_err(Stop::rejected)?;
+        if self.app.sessions.save(&mut session).await == Saved::Stale {
+            return Err(Stop::Moved);
+        }
         if self
             .socket
             .send(Message::Text(frame.to_json().into()))
@@ -258,27 +273,54 @@ impl Connection {
         Ok((displaced, last_seq_received))
     }
 
-    /// Seals, sends and keeps a server message until the widget confirms it.
+    /// Seals messages and keeps them until the widget confirms them,
+    /// stores the session, then sends them: a session another server has
+    /// taken meanwhile sends nothing ([`Stop::Moved`]).
     async fn deliver(
         &mut self,
         session: &mut ChatSession,
-        message: ServerMessage,
+        messages: Vec<ServerMessage>,
     ) -> Result<(), Stop> {
-        send_now(
-            &mut self.socket,
-            &mut session.crypto,
-            &mut session.outbox,
-            message,
-        )
-        .await
+        if session.moved() {
+            return Err(Stop::Moved);
+        }
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut frames = Vec::with_capacity(messages.len());
+        for message in messages {
+            if !session.may_seal() {
+                return Err(Stop::unknown("session not stored for too long"));
+            }
+            let frame = session
+                .crypto
+                .seal_message(&message)
+                .map_err(Stop::rejected)?;
+            session.outbox.push(message, Some(frame.seq));
+            frames.push(frame);
+        }
+        if self.app.sessions.save(session).await == Saved::Stale {
+            return Err(Stop::Moved);
+        }
+        for frame in frames {
+            // A failed send is not an error here: the message stays in the
+            // outbox and goes again after the widget reconnects and syncs.
+            if self
+                .socket
+                .send(Message::Text(frame.to_json().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Sends what was pushed for the patient while they were busy or away.
     async fn deliver_pushed(&mut self, session: &mut ChatSession) -> Result<(), Stop> {
-        while let Some(message) = session.pushed.pop_front() {
-            self.deliver(session, message).await?;
-        }
-        Ok(())
+        let pushed: Vec<ServerMessage> = session.pushed.drain(..).collect();
+        self.deliver(session, pushed).await
     }
 
     /// After the widget's `sync`: what it missed, the welcome of a new
@@ -288,16 +330,14 @@ impl Connection {
         session: &mut ChatSession,
         last_seq_received: Option<u64>,
     ) -> Result<(), Stop> {
-        for missed in session.outbox.take_unreceived(last_seq_received) {
-            self.deliver(session, missed).await?;
-        }
+        let mut messages = session.outbox.take_unreceived(last_seq_received);
         if !session.welcomed {
             session.welcomed = true;
             session.chat.locale = self.app.conversation.default_locale();
-            let welcome = self.app.conversation.welcome();
-            self.deliver(session, welcome).await?;
+            messages.push(self.app.conversation.welcome());
         }
-        self.deliver_pushed(session).await
+        messages.extend(session.pushed.drain(..));
+        self.deliver(session, messages).await
     }
 
     async fn serve(
@@ -359,7 +399,7 @@ impl Connection {
                 Err(UnreadableMessage::Feedback) => {
                     session.touch(Instant::now());
                     let error = self.app.conversation.invalid_feedback(&session.chat);
-                    if let Err(stop) = self.deliver(&mut session, error).await {
+                    if let Err(stop) = self.deliver(&mut session, vec![error]).await {
                         return stop;
                     }
                     continue;
@@ -371,6 +411,11 @@ impl Connection {
                 // An acknowledgement inside the connection: forget what
                 // arrived; nothing is sent in answer.
                 session.outbox.acknowledge(last_seq_received);
+                if session.stale_expiry()
+                    && self.app.sessions.save(&mut session).await == Saved::Stale
+                {
+                    return Stop::Moved;
+                }
                 continue;
             }
             let session = &mut *session;
@@ -410,10 +455,8 @@ impl Connection {
                     };
                 }
                 Outcome::Send(replies) => {
-                    for reply in replies {
-                        if let Err(stop) = self.deliver(session, reply).await {
-                            return stop;
-                        }
+                    if let Err(stop) = self.deliver(session, replies).await {
+                        return stop;
                     }
                 }
             }

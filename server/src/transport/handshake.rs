@@ -95,6 +95,7 @@ pub async fn handshake(
     match app
         .sessions
         .insert(ChatSession::new(session, Some(ip), &limits, Instant::now()))
+        .await
     {
         Ok(()) => {}
         Err(Full::Server) => {

@@ -104,8 +104,10 @@ pub use error::ScreenError;
 
 use compile::BitSet;
 
-/// What kind of crisis a message shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What kind of crisis a message shows. Serialized under its
+/// [`Category::as_str`] name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Category {
     /// Suicide or self-harm: direct, indirect or passive ideation, plans
     /// and means, giving things away, an overdose already taken, cutting or
