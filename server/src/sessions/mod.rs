@@ -350,7 +350,14 @@ impl Sessions {
                 next_send_seq: state.next_send_seq,
                 last_received: state.last_received,
                 chat: &session.chat,
-                outbox: session.outbox.entries().collect(),
+                // The newest only: the widget acknowledges at each
+                // reconnect, so a long connection's outbox holds every
+                // message of it, while a resumed widget misses the last
+                // few at most.
+                outbox: {
+                    let skip = session.outbox.len().saturating_sub(stored::SNAPSHOT_OUTBOX);
+                    session.outbox.entries().skip(skip).collect()
+                },
                 pushed: &session.pushed,
                 welcomed: session.welcomed,
                 opened: session.opened,

@@ -56,6 +56,9 @@ use crate::store::{aad, now_ms, Sealed, Store, StoreError};
 pub const RESUME_GAP: u64 = 1024;
 /// The most frames a session seals beyond its last stored counter.
 pub const MAX_UNSAVED: u64 = RESUME_GAP / 2;
+/// How many of the newest unacknowledged messages a snapshot keeps for
+/// re-sending (a snapshot is written every turn).
+pub const SNAPSHOT_OUTBOX: usize = 32;
 /// The most snapshots one transaction writes.
 const MAX_BATCH: usize = 256;
 /// How long a write is retried before it is reported failed.
