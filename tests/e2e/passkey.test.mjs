@@ -81,7 +81,8 @@ async function addPasskey(page, name) {
   await page.click('button.cn-passkeys-toggle');
   await page.locator('#cn-passkeys').waitFor({ timeout: 15000 });
   assert.equal(await page.getAttribute('button.cn-passkeys-toggle', 'aria-expanded'), 'true');
-  assert.equal(await page.evaluate(() => document.activeElement?.id), 'cn-passkey-name', 'the name field has focus');
+  // Focus moves on the next animation frame, after the panel is drawn.
+  await page.waitForFunction(() => document.activeElement?.id === 'cn-passkey-name', null, { timeout: 5000 });
   await page.fill('#cn-passkey-name', name);
   await page.click('button.cn-passkey-add');
   await page.locator('li.cn-passkey', { hasText: name }).waitFor({ timeout: 15000 });
@@ -136,7 +137,11 @@ describe('passkeys in the staff console', () => {
     // Escape closes the panel and gives focus back to its button.
     await page.keyboard.press('Escape');
     await page.locator('#cn-passkeys').waitFor({ state: 'detached', timeout: 5000 });
-    assert.ok(await page.evaluate(() => document.activeElement?.classList.contains('cn-passkeys-toggle')));
+    await page.waitForFunction(
+      () => document.activeElement?.classList.contains('cn-passkeys-toggle'),
+      null,
+      { timeout: 5000 },
+    );
 
     await page.click('button.cn-sign-out');
     await page.locator('#cn-username').waitFor({ timeout: 15000 });
