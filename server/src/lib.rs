@@ -15,7 +15,8 @@
 //!   and the audit log take writes).
 //! - [`transport`]: handshake, WebSocket frames, sync/resume and close codes.
 //! - [`sessions`]: live sessions and their idle/absolute limits.
-//! - [`rate_limit`]: per-address handshake limits.
+//! - [`rate_limit`]: per-address handshake limits (shared by every
+//!   instance on one PostgreSQL) and per-session message allowances.
 //! - [`conversation`]: what happens to each patient message, in order:
 //!   safety, consent, language, verification, understanding, answer.
 //! - [`consent`]: the consent states and the record of accepted consents
@@ -40,6 +41,8 @@
 //! - [`staff`]: clinic staff accounts, roles, password and TOTP sign-in,
 //!   sign-in limits and console sessions.
 //! - [`audit`]: the append-only, hash-chained, signed audit log.
+//! - [`journal`]: the one writer of a turn: transcript lines and session
+//!   rows, group-committed together before the reply is sent.
 //! - [`store`]: SQLite or PostgreSQL, migrations, envelope encryption.
 //! - [`phi`]: the `Phi<T>` wrapper that keeps PHI out of logs.
 //! - [`clock`]: time as a dependency.
@@ -59,6 +62,7 @@ pub mod handoff;
 pub mod health;
 pub mod i18n;
 pub mod identity;
+pub mod journal;
 pub mod listener;
 pub mod phi;
 pub mod private_files;
@@ -96,7 +100,7 @@ use crate::config::Config;
 use crate::consent::ConsentLedger;
 use crate::conversation::Conversation;
 use crate::identity::otp::Verifier;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{HandshakeLimit, RateLimiter};
 use crate::records::Records;
 use crate::sessions::{Limits, Sessions};
 use crate::store::Store;
@@ -116,7 +120,7 @@ pub struct AppState {
     /// Live sessions.
     pub sessions: Arc<Sessions>,
     /// Handshake limits per address.
-    pub limiter: RateLimiter,
+    pub limiter: HandshakeLimit,
     /// The clinic's conversation rules.
     pub conversation: Arc<Conversation>,
     /// The database.
@@ -195,6 +199,7 @@ impl AppState {
         let identity_check =
             identity::Identity::new(verifier, sender, records.clone(), verification.require_mrn)
                 .with_limits(verification.limits);
+        let journal = journal::Journal::spawn(store.clone());
         let sessions = Sessions::new(
             Limits {
                 idle: config.idle_timeout,
@@ -206,8 +211,17 @@ impl AppState {
             },
             config.max_sessions,
         )
-        .with_store(store.clone());
-        let limiter = RateLimiter::per_minute(config.handshakes_per_minute);
+        .with_store(store.clone(), journal.clone());
+        let limiter = HandshakeLimit::new(
+            RateLimiter::per_minute(config.handshakes_per_minute),
+            (store.backend() == store::Backend::Postgres).then(|| {
+                rate_limit::shared::SharedBuckets::per_minute(
+                    store.clone(),
+                    "handshake",
+                    config.handshakes_per_minute,
+                )
+            }),
+        );
         let handoffs = Arc::new(handoff::Handoffs::new());
         let conversation = Conversation::new(
             config.clinic.clone(),
@@ -217,6 +231,7 @@ impl AppState {
             identity_check,
             records,
             store.clone(),
+            journal,
             clock.clone(),
             handoffs.clone(),
         )

@@ -38,6 +38,16 @@ impl Instance {
     /// Starts one on `db`; `keys_from` is a running instance's data
     /// directory whose identity and master keys it shares.
     async fn start(db: &Db, data: PathBuf, keys_from: Option<&Path>) -> Self {
+        Self::start_with(db, data, keys_from, &[]).await
+    }
+
+    /// [`Instance::start`] with more environment (configuration).
+    async fn start_with(
+        db: &Db,
+        data: PathBuf,
+        keys_from: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Self {
         std::fs::create_dir_all(&data).unwrap();
         if let Some(from) = keys_from {
             for file in ["identity.key", "master.key"] {
@@ -57,6 +67,7 @@ impl Instance {
             .env("CARECHAT_DATABASE_URL", &db.url)
             .env_remove("CARECHAT_CONFIG")
             .env_remove("CARECHAT_MASTER_KEY")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -256,6 +267,46 @@ impl Patient {
     }
 }
 
+impl Patient {
+    /// A new patient who has accepted the consent.
+    async fn consented(port: u16, pinned: &IdentityPublicKey) -> Self {
+        let mut patient = Self::start(port, pinned).await;
+        let ServerMessage::Welcome { policy_version, .. } =
+            patient.conn.recv(&mut patient.session).await
+        else {
+            panic!("expected the welcome");
+        };
+        patient
+            .conn
+            .send(
+                &mut patient.session,
+                &ClientMessage::Consent {
+                    accepted: true,
+                    policy_version,
+                },
+            )
+            .await;
+        patient.conn.recv(&mut patient.session).await;
+        patient
+    }
+}
+
+/// The demo patient verifies with a new connection for every step (so
+/// round-robin alternates the instances) and sees their appointments.
+async fn verify_across(patient: &mut Patient, instances: &[&Instance]) {
+    patient.reconnect().await;
+    let (intent, _) = patient.say("v1", "When is my next appointment?").await;
+    assert_eq!(intent, "identity.details_needed");
+    let before: usize = instances.iter().map(|i| i.codes().len()).sum();
+    patient.reconnect().await;
+    let (intent, _) = patient.say("v2", "03/02/1984 Sample").await;
+    assert_eq!(intent, "identity.code_sent");
+    let code = newest_code(instances, before).await;
+    patient.reconnect().await;
+    let (intent, text) = patient.say("v3", &code).await;
+    assert_eq!(intent, "appointments.list", "{text}");
+}
+
 async fn pinned(port: u16) -> IdentityPublicKey {
     let identity: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/v1/identity"))
         .await
@@ -288,23 +339,7 @@ async fn a_patient_behind_nginx_chats_and_verifies_across_two_servers_and_surviv
     let pinned = pinned(nginx.port).await;
     assert_eq!(pinned, self::pinned(a.port).await);
 
-    let mut patient = Patient::start(nginx.port, &pinned).await;
-    let ServerMessage::Welcome { policy_version, .. } =
-        patient.conn.recv(&mut patient.session).await
-    else {
-        panic!("expected the welcome");
-    };
-    patient
-        .conn
-        .send(
-            &mut patient.session,
-            &ClientMessage::Consent {
-                accepted: true,
-                policy_version,
-            },
-        )
-        .await;
-    patient.conn.recv(&mut patient.session).await;
+    let mut patient = Patient::consented(nginx.port, &pinned).await;
 
     // Every question on a new connection: round-robin alternates servers.
     for n in 0..4 {
@@ -315,17 +350,7 @@ async fn a_patient_behind_nginx_chats_and_verifies_across_two_servers_and_surviv
         assert_eq!(intent, "faq.hours", "{text}");
     }
 
-    patient.reconnect().await;
-    let (intent, _) = patient.say("v1", "When is my next appointment?").await;
-    assert_eq!(intent, "identity.details_needed");
-    let before = a.codes().len() + b.codes().len();
-    patient.reconnect().await;
-    let (intent, _) = patient.say("v2", "03/02/1984 Sample").await;
-    assert_eq!(intent, "identity.code_sent");
-    let code = newest_code(&[&a, &b], before).await;
-    patient.reconnect().await;
-    let (intent, text) = patient.say("v3", &code).await;
-    assert_eq!(intent, "appointments.list", "{text}");
+    verify_across(&mut patient, &[&a, &b]).await;
 
     // One server is killed; nginx sends the patient to the other, which
     // resumes the chat: still verified, still consented.
@@ -343,3 +368,135 @@ async fn a_patient_behind_nginx_chats_and_verifies_across_two_servers_and_surviv
 on_both_backends!(
     a_patient_behind_nginx_chats_and_verifies_across_two_servers_and_survives_a_kill_9,
 );
+
+/// PostgreSQL stopped at once under load (as a crash stops it), down for
+/// two seconds, then started again. Patients mid-chat on both instances
+/// keep their answers coming while it is down (from memory, each late by
+/// at most the journal's wait), and once it is back the instances use it
+/// again with no restart of their own: both report ready, a new patient's
+/// session is stored again (it moves between the instances), and
+/// verification, which needs the audit log and the code rows, works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_restarted_under_load_and_the_instances_recover() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let (db, pg) = backends::own_postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Instance::start(&db, dir.path().join("a"), None).await;
+    let b = Instance::start(&db, dir.path().join("b"), Some(&dir.path().join("a"))).await;
+    let nginx = Nginx::start(&[a.port, b.port]).await;
+    let pinned = pinned(nginx.port).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    // Sixteen patients, each asking twice a second: within a session's
+    // allowance (20 messages a minute, in bursts of 20) for the run.
+    for _ in 0..16 {
+        let mut patient = Patient::consented(nginx.port, &pinned).await;
+        let stop = stop.clone();
+        load.push(tokio::spawn(async move {
+            let mut slowest = Duration::ZERO;
+            let mut answered = 0u32;
+            while !stop.load(Ordering::SeqCst) {
+                let asked = Instant::now();
+                let id = format!("q{answered}");
+                let (intent, text) = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    patient.say(&id, "What are your opening hours?"),
+                )
+                .await
+                .expect("a patient got no answer while PostgreSQL was restarting");
+                assert_eq!(intent, "faq.hours", "{text}");
+                slowest = slowest.max(asked.elapsed());
+                answered += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            (answered, slowest)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let server = pg.clone();
+    tokio::task::spawn_blocking(move || server.restart(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, Ordering::SeqCst);
+    for task in load {
+        let (answered, slowest) = task.await.unwrap();
+        assert!(answered >= 5, "only {answered} answers in 6 s");
+        assert!(
+            slowest < Duration::from_secs(5),
+            "an answer took {slowest:?}"
+        );
+    }
+
+    for port in [a.port, b.port] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "an instance did not become ready again"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let mut patient = Patient::consented(nginx.port, &pinned).await;
+    for n in 0..2 {
+        patient.reconnect().await;
+        let (intent, _) = patient
+            .say(&format!("h{n}"), "What are your opening hours?")
+            .await;
+        assert_eq!(intent, "faq.hours");
+    }
+    verify_across(&mut patient, &[&a, &b]).await;
+    drop(nginx);
+}
+
+/// The handshake limit holds across instances: with a limit of 6 a minute
+/// per address and nginx spreading one address over two instances, 6
+/// handshakes pass in all, not 6 on each (the count is a PostgreSQL row
+/// both instances share), and the rest are told when to come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handshake_limit_holds_across_instances_behind_nginx() {
+    let db = Db::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("CARECHAT_HANDSHAKES_PER_MINUTE", "6")];
+    let a = Instance::start_with(&db, dir.path().join("a"), None, &env).await;
+    let b =
+        Instance::start_with(&db, dir.path().join("b"), Some(&dir.path().join("a")), &env).await;
+    let nginx = Nginx::start(&[a.port, b.port]).await;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let hello = ClientHandshake::start(&mut rand_core::OsRng);
+        let response = client
+            .post(format!("http://127.0.0.1:{}/v1/handshake", nginx.port))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&hello.hello()).unwrap())
+            .send()
+            .await
+            .unwrap();
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let wait: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&wait), "Retry-After {wait}");
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 200, 429, 429, 429, 429],
+        "both instances counted the same bucket"
+    );
+    drop(nginx);
+}

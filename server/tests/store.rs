@@ -378,11 +378,9 @@ async fn rotation_rewraps_keys_old_and_new_data_read_with_the_new_key_only(db: D
     assert!(matches!(err, StoreError::WrongMasterKey { .. }), "{err}");
 
     // A wrapped key altered in the database is reported as such.
-    sqlx::query("UPDATE data_keys SET wrapped = 'A' || substr(wrapped, 2) WHERE id = 1 AND substr(wrapped, 1, 1) <> 'A'")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE data_keys SET wrapped = 'B' || substr(wrapped, 2) WHERE id = 1 AND substr(wrapped, 1, 1) = 'A'")
+    // (One statement: "to A unless A" then "A to B" would put back a key
+    // that began with B.)
+    sqlx::query("UPDATE data_keys SET wrapped = CASE WHEN substr(wrapped, 1, 1) = 'A' THEN 'B' ELSE 'A' END || substr(wrapped, 2) WHERE id = 1")
         .execute(store.pool())
         .await
         .unwrap();

@@ -52,7 +52,6 @@ mod handoff;
 mod scheduling;
 mod state;
 mod tasks;
-pub mod transcript;
 mod verify;
 
 use std::sync::Arc;
@@ -76,6 +75,7 @@ use crate::consent::{ConsentLedger, ConsentState};
 use crate::handoff::{Handoffs, Reason, Speaker};
 use crate::i18n::{Arg, Catalog};
 use crate::identity::Identity;
+use crate::journal::{self, Journal};
 use crate::phi::Phi;
 use crate::rate_limit::OverAllowance;
 use crate::records::{Records, Requester};
@@ -115,7 +115,7 @@ pub struct Conversation {
     identity: Identity,
     records: Records,
     store: Store,
-    transcript: transcript::TranscriptWriter,
+    journal: Journal,
     clock: Arc<dyn Clock>,
     handoffs: Arc<Handoffs>,
 }
@@ -135,6 +135,7 @@ impl Conversation {
         identity: Identity,
         records: Records,
         store: Store,
+        journal: Journal,
         clock: Arc<dyn Clock>,
         handoffs: Arc<Handoffs>,
     ) -> Result<Self, carechat_language::intents::TrainingError> {
@@ -147,7 +148,7 @@ impl Conversation {
             ledger,
             identity,
             records,
-            transcript: transcript::TranscriptWriter::spawn(store.clone()),
+            journal,
             store,
             clock,
             handoffs,
@@ -510,10 +511,10 @@ impl Conversation {
         replies
     }
 
-    /// Appends to the encrypted transcript, through the writer task. The
-    /// assistant's line is waited for (at most
-    /// [`transcript::DURABLE_WAIT`]), so a reply leaves only once the turn
-    /// is stored (see [`transcript`]).
+    /// Appends to the encrypted transcript, through the journal. Nothing
+    /// waits here: the transport waits for the session's row, queued
+    /// after these lines, before it sends the reply, so the reply leaves
+    /// only once the turn is stored, in one commit (see [`journal`]).
     async fn keep(&self, turn: &Turn<'_>, role: &'static str, text: &str) {
         let now = self.clock.now();
         let speaker = if role == "patient" {
@@ -522,20 +523,18 @@ impl Conversation {
             Speaker::Assistant
         };
         self.handoffs.line(turn.sid, speaker, text, now);
-        let stored = self.transcript.write(transcript::Line {
+        // Stored or given up either way; the row's write reports for both.
+        let _stored = self.journal.line(journal::Line {
             session: turn.who.session.clone(),
             role,
             text: Phi::new(text.to_owned()),
             at: now,
         });
-        if role != "patient" && !stored.wait(transcript::DURABLE_WAIT).await {
-            tracing::warn!("a reply goes out before its transcript line is stored");
-        }
     }
 
     /// Waits until every transcript line so far is stored (or given up).
     pub async fn flush_transcript(&self) {
-        self.transcript.flush().await;
+        self.journal.flush().await;
     }
 
     /// Routes one message that passed the safety screen.

@@ -33,7 +33,7 @@ use crate::phi::Phi;
 /// How many answered ids a session remembers for de-duplication.
 const ANSWERED_LIMIT: usize = 512;
 /// How many of them (the most recent) a snapshot keeps.
-const SNAPSHOT_ANSWERED: usize = 16;
+const SNAPSHOT_ANSWERED: usize = 4;
 /// How many card actions a session holds at once (older ones expire).
 const OFFER_LIMIT: usize = 64;
 

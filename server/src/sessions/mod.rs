@@ -30,6 +30,7 @@ use tokio::sync::{oneshot, Notify};
 
 use crate::client_addr::limit_key;
 use crate::conversation::ChatState;
+use crate::journal::Journal;
 use crate::rate_limit::MessageAllowance;
 use crate::records::Requester;
 use crate::store::Store;
@@ -299,11 +300,12 @@ impl Sessions {
         }
     }
 
-    /// Keeps every session in `store` as well (see [`stored`]), and starts
-    /// the writer for it.
+    /// Keeps every session in `store` as well (see [`stored`]), written
+    /// through `journal` (the writer the conversation's transcript goes
+    /// through, so that a turn's lines and row commit together).
     #[must_use]
-    pub fn with_store(mut self, store: Store) -> Self {
-        self.rows = Some(stored::Rows::spawn(store));
+    pub fn with_store(mut self, store: Store, journal: Journal) -> Self {
+        self.rows = Some(stored::Rows::new(store, journal));
         self
     }
 

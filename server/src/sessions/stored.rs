@@ -9,9 +9,11 @@
 //! row first.
 //!
 //! # Writes
-//! [`Rows`] is one writer task per server that takes every snapshot
-//! waiting and writes them in one transaction (group commit, as the
-//! transcript does), in the order they were queued. A write names the
+//! Snapshots go through the chat journal ([`crate::journal`]), the one
+//! writer task per server that also appends the transcript: a turn's
+//! lines and its session's row commit in one transaction, in the order
+//! they were queued, together with whatever else is waiting (group
+//! commit). A write names the
 //! version its copy last wrote or read (kept in the copy's [`Lease`]); a
 //! row that has moved on since (another server took the session) is not
 //! overwritten, and the lease says so ([`Lease::moved`]): its connection
@@ -46,10 +48,12 @@ use protocol::session::{SessionKeys, SessionState};
 use protocol::{Role, ServerMessage, Session, SessionId};
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 use crate::conversation::ChatState;
+use crate::journal::Journal;
+use crate::store::write::WriteTx;
 use crate::store::{aad, now_ms, Sealed, Store, StoreError};
 
 /// How far above its snapshot's counter a restored session starts sealing.
@@ -57,14 +61,16 @@ pub const RESUME_GAP: u64 = 1024;
 /// The most frames a session seals beyond its last stored counter.
 pub const MAX_UNSAVED: u64 = RESUME_GAP / 2;
 /// How many of the newest unacknowledged messages a snapshot keeps for
-/// re-sending (a snapshot is written every turn).
-pub const SNAPSHOT_OUTBOX: usize = 32;
-/// The most snapshots one transaction writes.
-const MAX_BATCH: usize = 256;
-/// How long a write is retried before it is reported failed.
-const RETRY_FOR: Duration = Duration::from_secs(1);
-/// The longest the transport waits for a write before it sends.
-pub const SAVE_WAIT: Duration = Duration::from_millis(250);
+/// re-sending. A widget that lost its connection is missing what was in
+/// flight, the last reply or two (a reply is one to four messages); the
+/// rest of a long connection's outbox it has, though it acknowledges
+/// only when it reconnects. A snapshot is written every turn, so every
+/// message kept costs every turn: at 32, 1,000 sessions asking twice a
+/// second had a p99 of 30–70 ms, at 8 it is 7 ms (`docs/BENCHMARKS.md`).
+pub const SNAPSHOT_OUTBOX: usize = 8;
+/// The longest the transport waits for a write before it sends: the
+/// journal's, since the row's write also stores the turn's lines.
+pub const SAVE_WAIT: Duration = crate::journal::DURABLE_WAIT;
 
 /// What one copy of a session knows of its row, shared with the writer
 /// (which updates it as writes commit).
@@ -194,7 +200,8 @@ pub enum Saved {
     Failed,
 }
 
-struct Write {
+/// One sealed snapshot on its way to its row (see [`crate::journal`]).
+pub(crate) struct RowWrite {
     name: String,
     lease: Arc<Lease>,
     /// The snapshot's sending counter.
@@ -203,51 +210,39 @@ struct Write {
     state: Sealed,
 }
 
-/// The `live_sessions` rows and their writer.
+/// The `live_sessions` rows: reads here, writes through the journal.
 #[derive(Clone)]
 pub struct Rows {
     store: Store,
-    jobs: mpsc::UnboundedSender<(Write, oneshot::Sender<Saved>)>,
+    journal: Journal,
 }
 
 fn state_aad(name: &str) -> Vec<u8> {
     aad("live_sessions", "state", &[name])
 }
 
+/// What a write came to, applied to its copy's lease (the journal calls
+/// this once per write, after its transaction ended or was given up).
+pub(crate) fn settle(write: &RowWrite, saved: Saved) {
+    match saved {
+        Saved::Written(version) => {
+            write.lease.version.store(version, Ordering::SeqCst);
+            write
+                .lease
+                .saved_send_seq
+                .fetch_max(write.next_send_seq, Ordering::SeqCst);
+        }
+        Saved::Stale => write.lease.moved.store(true, Ordering::SeqCst),
+        Saved::Failed => {}
+    }
+    write.lease.pending.fetch_sub(1, Ordering::SeqCst);
+}
+
 impl Rows {
-    /// Starts the writer task for `store` (on the current tokio runtime).
+    /// The rows of `store`, written through `journal`.
     #[must_use]
-    pub fn spawn(store: Store) -> Self {
-        let (jobs, mut queue) = mpsc::unbounded_channel::<(Write, oneshot::Sender<Saved>)>();
-        let writer = store.clone();
-        tokio::spawn(async move {
-            while let Some(first) = queue.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match queue.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let results = write_batch(&writer, &batch).await;
-                for ((write, done), saved) in batch.into_iter().zip(results) {
-                    match saved {
-                        Saved::Written(version) => {
-                            write.lease.version.store(version, Ordering::SeqCst);
-                            write
-                                .lease
-                                .saved_send_seq
-                                .fetch_max(write.next_send_seq, Ordering::SeqCst);
-                        }
-                        Saved::Stale => write.lease.moved.store(true, Ordering::SeqCst),
-                        Saved::Failed => {}
-                    }
-                    write.lease.pending.fetch_sub(1, Ordering::SeqCst);
-                    let _ = done.send(saved);
-                }
-            }
-        });
-        Self { store, jobs }
+    pub fn new(store: Store, journal: Journal) -> Self {
+        Self { store, journal }
     }
 
     /// Seals a snapshot and queues it for the writer, after the writes
@@ -260,29 +255,26 @@ impl Rows {
         expires_ms: i64,
         snapshot: &SnapshotRef<'_>,
     ) -> oneshot::Receiver<Saved> {
-        let (done, wait) = oneshot::channel();
+        let failed = || {
+            let (done, wait) = oneshot::channel();
+            let _ = done.send(Saved::Failed);
+            wait
+        };
         let Ok(plain) = serde_json::to_vec(snapshot).map(Zeroizing::new) else {
             tracing::error!("a session could not be serialized for the store");
-            let _ = done.send(Saved::Failed);
-            return wait;
+            return failed();
         };
         let Ok(state) = self.store.seal(&state_aad(name), &plain) else {
-            let _ = done.send(Saved::Failed);
-            return wait;
+            return failed();
         };
         lease.pending.fetch_add(1, Ordering::SeqCst);
-        let write = Write {
+        self.journal.row(RowWrite {
             name: name.to_owned(),
             lease: lease.clone(),
             next_send_seq: snapshot.next_send_seq,
             expires_ms,
             state,
-        };
-        if let Err(mpsc::error::SendError((write, done))) = self.jobs.send((write, done)) {
-            write.lease.pending.fetch_sub(1, Ordering::SeqCst);
-            let _ = done.send(Saved::Failed);
-        }
-        wait
+        })
     }
 
     /// The stored version of a session, if it has a row.
@@ -352,56 +344,143 @@ impl Rows {
     }
 }
 
-/// Writes a batch in one transaction, retried for [`RETRY_FOR`]; one
-/// result per write.
-async fn write_batch(store: &Store, batch: &[(Write, oneshot::Sender<Saved>)]) -> Vec<Saved> {
-    let started = Instant::now();
-    let mut attempt = 0u32;
-    loop {
-        match try_batch(store, batch).await {
-            Ok(results) => return results,
-            Err(e) if started.elapsed() < RETRY_FOR => {
-                attempt += 1;
-                tracing::debug!(error = %e, attempt, "session rows not written yet; retrying");
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt.min(20)))).await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, sessions = batch.len(), "session rows not written; those sessions carry on in memory");
-                return vec![Saved::Failed; batch.len()];
-            }
-        }
-    }
+/// The most rows one `UPDATE` statement writes (4 parameters each).
+const ROWS_PER_STATEMENT: usize = 200;
+
+fn lease_key(write: &RowWrite) -> usize {
+    Arc::as_ptr(&write.lease).addr()
 }
 
-async fn try_batch(
-    store: &Store,
-    batch: &[(Write, oneshot::Sender<Saved>)],
+/// Writes `batch` inside `tx` (the journal's transaction); one result per
+/// write. Leases change only once the transaction has committed
+/// ([`settle`]).
+///
+/// Only the newest write of each copy is written: it holds everything
+/// the older ones held, and they share its result. The updates go in a
+/// few multi-row statements rather than one each (the writer's time goes
+/// on statements, not on bytes); a first write (`INSERT`) goes alone. Two
+/// different copies of one session in one batch (a copy that was just
+/// replaced) are written one by one, in order, so that the older is
+/// refused.
+pub(crate) async fn write_rows(
+    tx: &mut WriteTx,
+    batch: &[&RowWrite],
 ) -> Result<Vec<Saved>, StoreError> {
-    let mut tx = store.begin_write().await?;
+    let mut newest: HashMap<usize, usize> = HashMap::new();
+    for (i, write) in batch.iter().enumerate() {
+        newest.insert(lease_key(write), i);
+    }
+    let mut written: Vec<usize> = newest.values().copied().collect();
+    written.sort_unstable();
+    let mut names = std::collections::HashSet::new();
+    if !written
+        .iter()
+        .all(|&i| names.insert(batch[i].name.as_str()))
+    {
+        return write_rows_in_order(tx, batch).await;
+    }
+    let mut results = vec![Saved::Failed; batch.len()];
+    let mut updates = Vec::new();
+    for &i in &written {
+        let write = batch[i];
+        match (write.lease.version(), write.lease.moved()) {
+            (_, true) => results[i] = Saved::Stale,
+            (0, false) => results[i] = insert_row(tx, write).await?,
+            (read, false) => updates.push((i, read)),
+        }
+    }
+    for chunk in updates.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|n| {
+                let p = 4 * n;
+                format!("(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4)
+            })
+            .collect();
+        // A bare VALUES list names its columns column1, column2, … on
+        // SQLite and PostgreSQL alike.
+        let sql = format!(
+            "UPDATE live_sessions SET version = version + 1, expires_at = v.column3, state = v.column4 \
+             FROM (VALUES {}) AS v WHERE session = v.column1 AND version = v.column2 RETURNING session",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for &(i, read) in chunk {
+            let write = batch[i];
+            query = query
+                .bind(write.name.as_str())
+                .bind(read)
+                .bind(write.expires_ms)
+                .bind(write.state.as_stored());
+        }
+        let updated: std::collections::HashSet<String> = query
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        for &(i, read) in chunk {
+            results[i] = if updated.contains(&batch[i].name) {
+                Saved::Written(read + 1)
+            } else {
+                Saved::Stale
+            };
+        }
+    }
+    for (i, write) in batch.iter().enumerate() {
+        results[i] = results[newest[&lease_key(write)]];
+    }
+    Ok(results)
+}
+
+/// Whether the session's row holds `write` (its sealed state is unique:
+/// every seal has a fresh nonce): a transaction whose `COMMIT` got no
+/// answer took effect.
+///
+/// # Errors
+/// When the database fails.
+pub(crate) async fn row_holds(store: &Store, write: &RowWrite) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT state FROM live_sessions WHERE session = $1")
+        .bind(&write.name)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get::<String, _>(0)? == write.state.as_stored(),
+        None => false,
+    })
+}
+
+/// A session's first write.
+async fn insert_row(tx: &mut WriteTx, write: &RowWrite) -> Result<Saved, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO live_sessions (session, version, expires_at, state) VALUES ($1, 1, $2, $3) ON CONFLICT (session) DO NOTHING",
+    )
+    .bind(&write.name)
+    .bind(write.expires_ms)
+    .bind(write.state.as_stored())
+    .execute(&mut **tx)
+    .await?;
+    Ok(if done.rows_affected() == 1 {
+        Saved::Written(1)
+    } else {
+        Saved::Stale
+    })
+}
+
+/// [`write_rows`] one write at a time, in order.
+async fn write_rows_in_order(
+    tx: &mut WriteTx,
+    batch: &[&RowWrite],
+) -> Result<Vec<Saved>, StoreError> {
     let mut results = Vec::with_capacity(batch.len());
     // Versions as this transaction leaves them (two writes of one copy in
     // one batch chain), applied to the leases only once it commits.
     let mut versions: HashMap<usize, i64> = HashMap::new();
-    for (write, _) in batch {
-        let key = Arc::as_ptr(&write.lease).addr();
+    for write in batch {
+        let key = lease_key(write);
         let read = *versions.entry(key).or_insert_with(|| write.lease.version());
         let saved = match (read, write.lease.moved()) {
             (_, true) => Saved::Stale,
-            (0, false) => {
-                let done = sqlx::query(
-                    "INSERT INTO live_sessions (session, version, expires_at, state) VALUES ($1, 1, $2, $3) ON CONFLICT (session) DO NOTHING",
-                )
-                .bind(&write.name)
-                .bind(write.expires_ms)
-                .bind(write.state.as_stored())
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 1 {
-                    Saved::Written(1)
-                } else {
-                    Saved::Stale
-                }
-            }
+            (0, false) => insert_row(tx, write).await?,
             (read, false) => {
                 let done = sqlx::query(
                     "UPDATE live_sessions SET version = version + 1, expires_at = $1, state = $2 WHERE session = $3 AND version = $4",
@@ -410,7 +489,7 @@ async fn try_batch(
                 .bind(write.state.as_stored())
                 .bind(&write.name)
                 .bind(read)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 if done.rows_affected() == 1 {
                     Saved::Written(read + 1)
@@ -424,7 +503,6 @@ async fn try_batch(
         }
         results.push(saved);
     }
-    tx.commit().await?;
     Ok(results)
 }
 
@@ -439,18 +517,10 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
-    use crate::store::RawStorage;
 
     async fn rows() -> (tempfile::TempDir, Rows) {
-        let dir = tempfile::tempdir().unwrap();
-        let config = RawStorage {
-            url: None,
-            master_key_file: None,
-        }
-        .validate(dir.path(), |_| None)
-        .unwrap();
-        let store = Store::open(&config).await.unwrap();
-        (dir, Rows::spawn(store))
+        let (dir, store, journal) = crate::journal::tests::journal().await;
+        (dir, Rows::new(store, journal))
     }
 
     #[tokio::test]

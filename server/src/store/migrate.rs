@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "live sessions",
         include_str!("../../migrations/0008_live_sessions.sql"),
     ),
+    Migration::new(
+        9,
+        "rate buckets",
+        include_str!("../../migrations/0009_rate_buckets.sql"),
+    ),
 ];
 
 /// Applies the migrations `pool` lacks, in one transaction; concurrent

@@ -148,6 +148,15 @@ pub enum StoreError {
     NoActiveKey,
 }
 
+/// A transcript line as [`Store::append_in`] wrote it: where, and its
+/// sealed body (unique: every seal has a fresh nonce).
+#[derive(Debug, Clone)]
+pub struct WrittenLine {
+    session_ix: String,
+    seq: i64,
+    body: String,
+}
+
 /// A transcript line to append ([`Store::append_messages`]).
 pub struct NewMessage<'a> {
     /// The session's audit name; stored only as its blind index.
@@ -190,6 +199,10 @@ struct Inner {
     keys: RwLock<Keyring>,
     /// The folder of the SQLite file, whose free space readiness watches.
     disk: Option<std::path::PathBuf>,
+    /// SQLite's one write lock, taken in this process first (see
+    /// [`Store::begin_write`]); `None` on PostgreSQL, whose writers lock
+    /// rows, not the database.
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// The database and the keys to its sealed values. Cheap to clone.
@@ -288,6 +301,8 @@ impl Store {
                 backend,
                 keys: RwLock::new(keys),
                 disk,
+                write_turn: (backend == Backend::Sqlite)
+                    .then(|| Arc::new(tokio::sync::Mutex::new(()))),
             }),
         })
     }
@@ -339,10 +354,24 @@ impl Store {
     /// the write lock is taken up front and waits instead of failing), a
     /// plain `BEGIN` on PostgreSQL (lock rows with `FOR UPDATE`).
     ///
+    /// On SQLite this process's writers (the transcript, session, audit
+    /// and staff writers) first queue for their turn here, first come
+    /// first served, and hold it until the transaction ends. Left to
+    /// SQLite, a writer that finds the lock taken sleeps in its busy
+    /// handler (1, 2, 5 … up to 100 ms at a time) and tries again: two
+    /// group-commit writers taking turns then wait tens of milliseconds
+    /// for a lock held for one. Another process on the same file still
+    /// meets the busy handler, as before.
+    ///
     /// # Errors
     /// When the database fails.
     pub async fn begin_write(&self) -> Result<write::WriteTx, StoreError> {
-        Ok(write::WriteTx::begin(&self.inner.pool, self.inner.backend).await?)
+        let turn = match &self.inner.write_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = write::WriteTx::begin(&self.inner.pool, self.inner.backend).await?;
+        Ok(tx.holding(turn))
     }
 
     fn keys(&self) -> std::sync::RwLockReadGuard<'_, Keyring> {
@@ -438,20 +467,19 @@ impl Store {
     }
 
     /// Appends messages, each to its session's transcript, in one
-    /// transaction (the transcript writer's group commit): all are stored
-    /// or none is.
+    /// transaction: all are stored or none is.
     ///
     /// # Errors
     /// [`StoreError`] when sealing or the database fails.
     pub async fn append_messages(&self, messages: &[NewMessage<'_>]) -> Result<(), StoreError> {
-        let indexed: Vec<String> = messages
-            .iter()
-            .map(|m| self.blind_index("transcript.session", m.session.as_bytes()))
-            .collect();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let result = self.try_append(messages, &indexed).await;
+            let mut tx = self.begin_write().await?;
+            let result = match self.append_in(&mut tx, messages).await {
+                Ok(_) => tx.commit().await.map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
             match result {
                 Err(StoreError::Database(ref e)) if attempts < 20 && is_conflict(e) => {
                     // Another server took a position; take the next.
@@ -462,42 +490,112 @@ impl Store {
         }
     }
 
-    async fn try_append(
+    /// Appends messages inside `tx` (the chat journal's group commit, or
+    /// [`Store::append_messages`]), in a few statements whatever their
+    /// number: one reads the last position of every session in the batch,
+    /// a few multi-row `INSERT`s add the lines. On PostgreSQL another
+    /// server may take the same position first: the statement then fails
+    /// with a conflict ([`is_conflict`]) and the whole transaction is
+    /// tried again.
+    ///
+    /// Returns the first line as written (see [`WrittenLine`]), if any.
+    ///
+    /// # Errors
+    /// [`StoreError`] when sealing or the database fails.
+    pub(crate) async fn append_in(
         &self,
+        tx: &mut write::WriteTx,
         messages: &[NewMessage<'_>],
-        indexed: &[String],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        for (message, session_ix) in messages.iter().zip(indexed) {
-            // The transaction sees its own earlier inserts, so two lines of
-            // one session in one batch take consecutive positions.
-            let last: Option<i64> = sqlx::query(
-                "SELECT seq FROM transcript WHERE session = $1 ORDER BY seq DESC LIMIT 1",
-            )
-            .bind(session_ix)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| row.try_get(0))
-            .transpose()?;
-            let seq = last.unwrap_or(0) + 1;
+    ) -> Result<Option<WrittenLine>, StoreError> {
+        /// Sessions per position query, and lines per `INSERT` (5
+        /// parameters each): far below either database's parameter limit.
+        const PER_STATEMENT: usize = 200;
+        let indexed: Vec<String> = messages
+            .iter()
+            .map(|m| self.blind_index("transcript.session", m.session.as_bytes()))
+            .collect();
+        let mut sessions: Vec<&str> = indexed.iter().map(String::as_str).collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        let mut last: HashMap<String, i64> = HashMap::new();
+        for chunk in sessions.chunks(PER_STATEMENT) {
+            let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT session, MAX(seq) FROM transcript WHERE session IN ({}) GROUP BY session",
+                list.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for session in chunk {
+                query = query.bind(*session);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                last.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+        }
+        let mut lines = Vec::with_capacity(messages.len());
+        for (message, session_ix) in messages.iter().zip(&indexed) {
+            // Two lines of one session in one batch take consecutive
+            // positions.
+            let seq = last.entry(session_ix.clone()).or_insert(0);
+            *seq += 1;
             let seq_text = seq.to_string();
             let body = self.seal(
                 &aad("transcript", "body", &[session_ix, &seq_text, message.role]),
                 message.text.expose().as_bytes(),
             )?;
-            sqlx::query(
-                "INSERT INTO transcript (session, seq, role, at, body) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(session_ix)
-            .bind(seq)
-            .bind(message.role)
-            .bind(message.at.timestamp_millis())
-            .bind(body.as_stored())
-            .execute(&mut *tx)
-            .await?;
+            lines.push((session_ix, *seq, message, body));
         }
-        tx.commit().await?;
-        Ok(())
+        for chunk in lines.chunks(PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|n| {
+                    let p = 5 * n;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${})",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO transcript (session, seq, role, at, body) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (session_ix, seq, message, body) in chunk {
+                query = query
+                    .bind(session_ix.as_str())
+                    .bind(*seq)
+                    .bind(message.role)
+                    .bind(message.at.timestamp_millis())
+                    .bind(body.as_stored());
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(lines.first().map(|(session_ix, seq, _, body)| WrittenLine {
+            session_ix: (*session_ix).clone(),
+            seq: *seq,
+            body: body.as_stored().to_owned(),
+        }))
+    }
+
+    /// Whether `line` is in the transcript as written: a transaction
+    /// whose `COMMIT` got no answer (the connection died) took effect.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub(crate) async fn holds_line(&self, line: &WrittenLine) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT body FROM transcript WHERE session = $1 AND seq = $2")
+            .bind(&line.session_ix)
+            .bind(line.seq)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<String, _>(0)? == line.body,
+            None => false,
+        })
     }
 
     /// A session's transcript, oldest first, opened.

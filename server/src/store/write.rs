@@ -18,6 +18,7 @@ use std::ops::{Deref, DerefMut};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool};
+use tokio::sync::OwnedMutexGuard;
 
 use super::config::Backend;
 
@@ -26,6 +27,11 @@ use super::config::Backend;
 /// Dereferences to the connection, so `&mut *tx` is an executor.
 pub struct WriteTx {
     conn: Option<PoolConnection<Any>>,
+    /// This process's turn at SQLite's write lock, if the store keeps one
+    /// (see `Store::begin_write`); given back when the transaction ends.
+    /// Declared after `conn`, so a dropped transaction closes its
+    /// connection before the next writer's turn.
+    turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
@@ -50,9 +56,19 @@ impl WriteTx {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
-        let mut tx = Self { conn: Some(conn) };
+        let mut tx = Self {
+            conn: Some(conn),
+            turn: None,
+        };
         sqlx::query(statement).execute(&mut *tx).await?;
         Ok(tx)
+    }
+
+    /// The same transaction, holding `turn` until it ends.
+    #[must_use]
+    pub(super) fn holding(mut self, turn: Option<OwnedMutexGuard<()>>) -> Self {
+        self.turn = turn;
+        self
     }
 
     /// Commits; on failure the transaction is rolled back (or its
@@ -88,6 +104,7 @@ impl WriteTx {
     /// Ends cleanly: the connection goes back to the pool.
     fn release(&mut self) {
         drop(self.conn.take());
+        drop(self.turn.take());
     }
 }
 

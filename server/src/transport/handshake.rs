@@ -53,7 +53,7 @@ pub async fn handshake(
         tracing::info!(%ip, "handshake from a page on another origin refused");
         return json_error(StatusCode::FORBIDDEN, "origin_not_allowed");
     }
-    if let Err(wait) = app.limiter.check(ip, Instant::now()) {
+    if let Err(wait) = app.limiter.check(ip, Instant::now()).await {
         tracing::warn!(%ip, "handshake rate limit reached");
         let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
         if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {

@@ -93,6 +93,10 @@ pub struct PgServer {
     bin: PathBuf,
     data: PathBuf,
     as_postgres: bool,
+    /// Commits are durable (`synchronous_commit=on`, as in production):
+    /// a server stopped at once loses none. The shared server runs
+    /// without, for speed.
+    durable: bool,
     child: Mutex<Option<Child>>,
     _dir: tempfile::TempDir,
 }
@@ -129,7 +133,7 @@ fn is_root() -> bool {
 }
 
 impl PgServer {
-    fn start() -> Self {
+    fn start(durable: bool) -> Self {
         let bin = bin_dir();
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
@@ -157,25 +161,14 @@ impl PgServer {
         );
         for _ in 0..5 {
             let port = free_port();
-            let log = std::fs::File::create(dir.path().join("postgres.log")).unwrap();
-            let mut child = command(&bin, as_postgres, "postgres")
-                .args(["-D", data.to_str().unwrap(), "-F", "-p", &port.to_string()])
-                .args(["-c", "listen_addresses=127.0.0.1"])
-                .args(["-c", "unix_socket_directories="])
-                .args(["-c", "shared_buffers=16MB"])
-                .args(["-c", "max_connections=200"])
-                .args(["-c", "synchronous_commit=off"])
-                .args(["-c", "full_page_writes=off"])
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap();
+            let mut child = spawn_postgres(&bin, as_postgres, &data, port, dir.path(), durable);
             if wait_ready(&bin, as_postgres, port, &mut child, Duration::from_secs(20)) {
                 return Self {
                     port,
                     bin,
                     data,
                     as_postgres,
+                    durable,
                     child: Mutex::new(Some(child)),
                     _dir: dir,
                 };
@@ -190,6 +183,72 @@ impl PgServer {
         let child = self.child.lock().unwrap().take();
         stop(&self.bin, self.as_postgres, &self.data, child);
     }
+
+    /// Stops the server at once (as a crash would: `-m immediate`, no
+    /// checkpoint, every connection cut), keeps it down for `down_for`,
+    /// and starts it again on the same port and data. Blocks.
+    pub fn restart(&self, down_for: Duration) {
+        self.stop();
+        std::thread::sleep(down_for);
+        let log_dir = self.data.parent().unwrap();
+        let mut child = spawn_postgres(
+            &self.bin,
+            self.as_postgres,
+            &self.data,
+            self.port,
+            log_dir,
+            self.durable,
+        );
+        assert!(
+            wait_ready(
+                &self.bin,
+                self.as_postgres,
+                self.port,
+                &mut child,
+                Duration::from_secs(30)
+            ),
+            "PostgreSQL did not start again"
+        );
+        *self.child.lock().unwrap() = Some(child);
+    }
+}
+
+/// `postgres` on `port` with the test settings, logging (appending) to
+/// `postgres.log` in `log_dir`. Not `durable`, a commit is acknowledged
+/// before its WAL is written, and a server stopped at once loses the
+/// last few.
+fn spawn_postgres(
+    bin: &Path,
+    as_postgres: bool,
+    data: &Path,
+    port: u16,
+    log_dir: &Path,
+    durable: bool,
+) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_dir.join("postgres.log"))
+        .unwrap();
+    command(bin, as_postgres, "postgres")
+        .args(["-D", data.to_str().unwrap(), "-F", "-p", &port.to_string()])
+        .args(["-c", "listen_addresses=127.0.0.1"])
+        .args(["-c", "unix_socket_directories="])
+        .args(["-c", "shared_buffers=16MB"])
+        .args(["-c", "max_connections=200"])
+        .args([
+            "-c",
+            if durable {
+                "synchronous_commit=on"
+            } else {
+                "synchronous_commit=off"
+            },
+        ])
+        .args(["-c", "full_page_writes=off"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 fn wait_ready(
@@ -271,11 +330,33 @@ pub async fn database() -> PgDatabase {
         if let Some(server) = slot.upgrade() {
             server
         } else {
-            let server = Arc::new(PgServer::start());
+            let server = Arc::new(PgServer::start(false));
             *slot = Arc::downgrade(&server);
             server
         }
     };
+    database_on(server).await
+}
+
+/// A database on a PostgreSQL server of the test's own, with durable
+/// commits as in production, which it may restart
+/// ([`PgServer::restart`]) without disturbing other tests.
+pub async fn own_postgres() -> (Db, Arc<PgServer>) {
+    let server = Arc::new(
+        tokio::task::spawn_blocking(|| PgServer::start(true))
+            .await
+            .unwrap(),
+    );
+    let db = database_on(server.clone()).await;
+    let db = Db {
+        url: db.url.clone(),
+        dir: tempfile::tempdir().unwrap(),
+        _pg: Some(db),
+    };
+    (db, server)
+}
+
+async fn database_on(server: Arc<PgServer>) -> PgDatabase {
     let name = format!(
         "t{}_{}",
         std::process::id(),

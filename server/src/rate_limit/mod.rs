@@ -5,6 +5,12 @@
 //!
 //! Addresses are counted by [`crate::client_addr::limit_key`] (an IPv6
 //! client by its /64).
+//!
+//! [`HandshakeLimit`] is what the handshake checks: this instance's
+//! bucket, then, on PostgreSQL, the bucket every instance shares
+//! ([`shared`]).
+
+pub mod shared;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -64,6 +70,56 @@ impl RateLimiter {
             Err(Duration::from_secs_f64(
                 (1.0 - bucket.tokens) / self.per_second,
             ))
+        }
+    }
+}
+
+/// The handshake limit: this instance's own bucket per address, then,
+/// when instances share a PostgreSQL, the bucket they all share (which
+/// holds when a balancer spreads one address over them all).
+pub struct HandshakeLimit {
+    local: RateLimiter,
+    shared: Option<shared::SharedBuckets>,
+    /// Whether the shared bucket's last check failed (warned once).
+    shared_failing: std::sync::atomic::AtomicBool,
+}
+
+impl HandshakeLimit {
+    /// `local`, and `shared` if the instances share one.
+    #[must_use]
+    pub fn new(local: RateLimiter, shared: Option<shared::SharedBuckets>) -> Self {
+        Self {
+            local,
+            shared,
+            shared_failing: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Takes one handshake for `addr`; `Err` carries how long to wait.
+    /// When the shared bucket cannot be read, this instance's own is the
+    /// limit.
+    ///
+    /// # Errors
+    /// The time until a handshake is allowed.
+    pub async fn check(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+        use std::sync::atomic::Ordering;
+        self.local.check(addr, now)?;
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        match shared.take(addr).await {
+            Ok(taken) => {
+                if self.shared_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the shared handshake limit is back");
+                }
+                taken
+            }
+            Err(e) => {
+                if !self.shared_failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "the shared handshake limit cannot be read; this instance's own limit holds until it can");
+                }
+                Ok(())
+            }
         }
     }
 }
