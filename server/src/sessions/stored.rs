@@ -344,7 +344,8 @@ impl Rows {
     }
 }
 
-/// The most rows one `UPDATE` statement writes (4 parameters each).
+/// The most rows one `INSERT` or `UPDATE` statement writes (3 or 4
+/// parameters each).
 const ROWS_PER_STATEMENT: usize = 200;
 
 fn lease_key(write: &RowWrite) -> usize {
@@ -356,9 +357,10 @@ fn lease_key(write: &RowWrite) -> usize {
 /// ([`settle`]).
 ///
 /// Only the newest write of each copy is written: it holds everything
-/// the older ones held, and they share its result. The updates go in a
-/// few multi-row statements rather than one each (the writer's time goes
-/// on statements, not on bytes); a first write (`INSERT`) goes alone. Two
+/// the older ones held, and they share its result. First writes
+/// (`INSERT`) and later ones (`UPDATE`) go in a few multi-row statements
+/// rather than one each (the writer's time goes on statements, not on
+/// bytes). Two
 /// different copies of one session in one batch (a copy that was just
 /// replaced) are written one by one, in order, so that the older is
 /// refused.
@@ -380,13 +382,48 @@ pub(crate) async fn write_rows(
         return write_rows_in_order(tx, batch).await;
     }
     let mut results = vec![Saved::Failed; batch.len()];
+    let mut inserts = Vec::new();
     let mut updates = Vec::new();
     for &i in &written {
         let write = batch[i];
         match (write.lease.version(), write.lease.moved()) {
             (_, true) => results[i] = Saved::Stale,
-            (0, false) => results[i] = insert_row(tx, write).await?,
+            (0, false) => inserts.push(i),
             (read, false) => updates.push((i, read)),
+        }
+    }
+    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|n| {
+                let p = 3 * n;
+                format!("(${}, 1, ${}, ${})", p + 1, p + 2, p + 3)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO live_sessions (session, version, expires_at, state) VALUES {} \
+             ON CONFLICT (session) DO NOTHING RETURNING session",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for &i in chunk {
+            let write = batch[i];
+            query = query
+                .bind(write.name.as_str())
+                .bind(write.expires_ms)
+                .bind(write.state.as_stored());
+        }
+        let inserted: std::collections::HashSet<String> = query
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        for &i in chunk {
+            results[i] = if inserted.contains(&batch[i].name) {
+                Saved::Written(1)
+            } else {
+                Saved::Stale
+            };
         }
     }
     for chunk in updates.chunks(ROWS_PER_STATEMENT) {
