@@ -197,8 +197,12 @@ impl AppState {
         )?;
         let verifier = Verifier::new(store.clone(), verification.policy);
         let identity_check =
-            identity::Identity::new(verifier, sender, records.clone(), verification.require_mrn)
-                .with_limits(verification.limits);
+            identity::Identity::new(verifier, sender, records.clone(), verification.require_mrn);
+        let identity_check = if store.backend() == store::Backend::Postgres {
+            identity_check.with_shared_limits(verification.limits, store.clone())
+        } else {
+            identity_check.with_limits(verification.limits)
+        };
         let journal = journal::Journal::spawn(store.clone());
         let sessions = Sessions::new(
             Limits {

@@ -331,3 +331,77 @@ async fn wrong_codes_bring_growing_waits_then_a_lockout_only_front_desk_ends(db:
         Check::Verified
     );
 }
+
+/// Verification starts and codes counted in PostgreSQL (as instances
+/// sharing it count them): the same limits as in memory, and parallel
+/// takes from two "instances" (two counters on one database) cannot slip
+/// past a limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_counts_shared_in_postgresql_hold_across_instances() {
+    use carechat::identity::limits::{Counters, PatientKeys, VerificationLimits};
+    use carechat::identity::otp::Subject;
+    use carechat::records::Requester;
+
+    let db = Db::postgres().await;
+    let store = Store::open(&db.config()).await.unwrap();
+    let limits = VerificationLimits {
+        starts_per_session: 2,
+        starts_per_address_per_hour: 3,
+        codes_per_patient_per_hour: 2,
+        ..VerificationLimits::default()
+    };
+    let a = std::sync::Arc::new(Counters::new(limits).shared_in(store.clone()));
+    let b = std::sync::Arc::new(Counters::new(limits).shared_in(store.clone()));
+    let who = |session: &str, addr: &str| Requester {
+        session: session.to_owned(),
+        client: Some(addr.parse().unwrap()),
+    };
+    let t0 = t0();
+    assert!(a.take_start(&who("s1", "192.0.2.1"), t0).await);
+    assert!(b.take_start(&who("s1", "192.0.2.1"), t0).await);
+    assert!(
+        !a.take_start(&who("s1", "192.0.2.1"), t0).await,
+        "session, across instances"
+    );
+    assert!(b.take_start(&who("s2", "192.0.2.1"), t0).await);
+    assert!(
+        !a.take_start(&who("s3", "192.0.2.1"), t0).await,
+        "address, across instances"
+    );
+    // A start given back does not count; refused ones took nothing.
+    b.give_back_start(&who("s2", "192.0.2.1"), t0).await;
+    assert!(a.take_start(&who("s4", "192.0.2.1"), t0).await);
+    // An hour later the address has room again; the session never does.
+    let later = t0 + Duration::hours(1);
+    assert!(b.take_start(&who("s5", "192.0.2.1"), later).await);
+    assert!(!a.take_start(&who("s1", "192.0.2.9"), later).await);
+
+    // Codes: a key in common is enough to share the count.
+    let one = PatientKeys::new(&Subject("p1".into()), ["n-sample".to_owned()]);
+    let other = PatientKeys::new(
+        &Subject("p2".into()),
+        ["n-morgan-sample".to_owned(), "n-sample".to_owned()],
+    );
+    assert!(a.take_code(&one, t0).await);
+    assert!(b.take_code(&other, t0).await);
+    assert!(!a.take_code(&one, t0).await);
+
+    // Twenty parallel starts on one fresh address, half on each
+    // instance: exactly the limit gets through.
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let counters = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let who = Requester {
+                session: format!("race{n}"),
+                client: Some("198.51.100.7".parse().unwrap()),
+            };
+            counters.take_start(&who, t0).await
+        }));
+    }
+    let mut taken = 0;
+    for task in tasks {
+        taken += usize::from(task.await.unwrap());
+    }
+    assert_eq!(taken, 3, "the address limit held under racing takes");
+}

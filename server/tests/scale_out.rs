@@ -500,3 +500,42 @@ async fn the_handshake_limit_holds_across_instances_behind_nginx() {
     );
     drop(nginx);
 }
+
+/// The verification-start limit per address holds across instances: at 2
+/// an hour, patients on one address whose chats run on different
+/// instances get 2 starts in all, and the third is told to wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verification_start_limit_holds_across_instances() {
+    let db = Db::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("CARECHAT_STARTS_PER_ADDRESS_PER_HOUR", "2")];
+    let a = Instance::start_with(&db, dir.path().join("a"), None, &env).await;
+    let b =
+        Instance::start_with(&db, dir.path().join("b"), Some(&dir.path().join("a")), &env).await;
+    let pinned = pinned(a.port).await;
+    let mut intents = Vec::new();
+    // Straight to each instance in turn (a, b, a): counted apart, the
+    // third would be the first on its instance to reach 2.
+    // Different details each time (the demo patient, then two strangers,
+    // who get the same answers), so that no per-patient limit or resend
+    // wait is what refuses.
+    for (port, details) in [
+        (a.port, "03/02/1984 Sample"),
+        (b.port, "07/11/1990 Okafor"),
+        (a.port, "05/21/1975 Lindqvist"),
+    ] {
+        let mut patient = Patient::consented(port, &pinned).await;
+        let (intent, _) = patient.say("v1", "When is my next appointment?").await;
+        assert_eq!(intent, "identity.details_needed");
+        let (intent, _) = patient.say("v2", details).await;
+        intents.push(intent);
+    }
+    assert_eq!(
+        intents,
+        [
+            "identity.code_sent",
+            "identity.code_sent",
+            "identity.limited"
+        ]
+    );
+}

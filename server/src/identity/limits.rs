@@ -29,11 +29,14 @@
 //! the wait. Taking is all or nothing under one lock, so parallel starts
 //! cannot slip past a limit.
 //!
-//! The counters live in this process's memory: a restart forgets them, and
-//! several server instances each allow their own share. The limits that
-//! must hold everywhere (wrong codes, lockout, resend cooldown) are in the
-//! store ([`super::otp`]). Counters that have run out of their window are
-//! swept once many are tracked.
+//! On SQLite (one instance) the counters live in this process's memory:
+//! a restart forgets them. Instances sharing a PostgreSQL count in it
+//! ([`super::shared_counts`]), so that N of them allow what one would;
+//! when it cannot answer, each instance's memory counts meanwhile. The
+//! limits that must hold everywhere (wrong codes, lockout, resend
+//! cooldown) are in the store in either case ([`super::otp`]). Counters
+//! in memory that have run out of their window are swept once many are
+//! tracked.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -42,7 +45,9 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Duration, Utc};
 
 use super::otp::Subject;
+use super::shared_counts::{SharedCounts, SharedWant};
 use crate::records::Requester;
+use crate::store::Store;
 
 /// Keys tracked before expired ones are swept.
 const SWEEP_AT: usize = 10_000;
@@ -108,20 +113,31 @@ impl Seen {
     }
 }
 
-/// The counters, shared by every session of this process.
+/// The counters, shared by every session of this process (and, with
+/// [`Counters::shared_in`], by every instance on the database).
 pub struct Counters {
     limits: VerificationLimits,
     seen: Mutex<HashMap<String, Seen>>,
+    shared: Option<SharedCounts>,
 }
 
 impl Counters {
-    /// Counters enforcing `limits`.
+    /// Counters enforcing `limits`, in memory.
     #[must_use]
     pub fn new(limits: VerificationLimits) -> Self {
         Self {
             limits,
             seen: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// The same, counted in `store` (for instances sharing a
+    /// PostgreSQL).
+    #[must_use]
+    pub fn shared_in(mut self, store: Store) -> Self {
+        self.shared = Some(SharedCounts::new(store, session_window()));
+        self
     }
 
     /// The limits in force.
@@ -132,31 +148,31 @@ impl Counters {
 
     /// Takes one start for the session and its address; false (and nothing
     /// taken) when either has none left.
-    pub fn take_start(&self, who: &Requester, now: DateTime<Utc>) -> bool {
-        self.take(&self.session_wants(who), now)
+    pub async fn take_start(&self, who: &Requester, now: DateTime<Utc>) -> bool {
+        self.take(&self.session_wants(who), now).await
     }
 
     /// Gives back what [`Counters::take_start`] took (a start the EHR could
     /// not answer does not count).
-    pub fn give_back_start(&self, who: &Requester, now: DateTime<Utc>) {
-        self.give_back(&self.session_wants(who), now);
+    pub async fn give_back_start(&self, who: &Requester, now: DateTime<Utc>) {
+        self.give_back(&self.session_wants(who), now).await;
     }
 
     /// Takes one start for the patient; false when any key has none left.
-    pub fn take_patient_start(&self, keys: &PatientKeys, now: DateTime<Utc>) -> bool {
+    pub async fn take_patient_start(&self, keys: &PatientKeys, now: DateTime<Utc>) -> bool {
         let wants = self.patient_wants("start", keys, self.limits.starts_per_patient_per_hour);
-        self.take(&wants, now)
+        self.take(&wants, now).await
     }
 
     /// Takes one code for the patient; false when any key has none left.
-    pub fn take_code(&self, keys: &PatientKeys, now: DateTime<Utc>) -> bool {
-        self.take(&self.code_wants(keys), now)
+    pub async fn take_code(&self, keys: &PatientKeys, now: DateTime<Utc>) -> bool {
+        self.take(&self.code_wants(keys), now).await
     }
 
     /// Gives back a code that was not issued after all (too soon, locked,
     /// or the store failed).
-    pub fn give_back_code(&self, keys: &PatientKeys, now: DateTime<Utc>) {
-        self.give_back(&self.code_wants(keys), now);
+    pub async fn give_back_code(&self, keys: &PatientKeys, now: DateTime<Utc>) {
+        self.give_back(&self.code_wants(keys), now).await;
     }
 
     fn session_wants(&self, who: &Requester) -> Vec<Want> {
@@ -190,7 +206,42 @@ impl Counters {
             .collect()
     }
 
-    fn take(&self, wants: &[Want], now: DateTime<Utc>) -> bool {
+    async fn take(&self, wants: &[Want], now: DateTime<Utc>) -> bool {
+        if let Some(shared) = &self.shared {
+            match shared.take(&Self::shared(wants), now).await {
+                Ok(taken) => return taken,
+                Err(e) => {
+                    tracing::warn!(error = %e, "verification counts cannot be read from the database; this instance counts alone meanwhile")
+                }
+            }
+        }
+        self.take_here(wants, now)
+    }
+
+    async fn give_back(&self, wants: &[Want], now: DateTime<Utc>) {
+        if let Some(shared) = &self.shared {
+            match shared.give_back(&Self::shared(wants), now).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a verification count could not be given back in the database")
+                }
+            }
+        }
+        self.give_back_here(wants, now);
+    }
+
+    fn shared(wants: &[Want]) -> Vec<SharedWant<'_>> {
+        wants
+            .iter()
+            .map(|w| SharedWant {
+                key: &w.key,
+                max: w.max,
+                window: w.window,
+            })
+            .collect()
+    }
+
+    fn take_here(&self, wants: &[Want], now: DateTime<Utc>) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.len() >= SWEEP_AT {
             seen.retain(|_, s| {
@@ -219,7 +270,7 @@ impl Counters {
         true
     }
 
-    fn give_back(&self, wants: &[Want], now: DateTime<Utc>) {
+    fn give_back_here(&self, wants: &[Want], now: DateTime<Utc>) {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         for w in wants {
             if let Some(s) = seen.get_mut(&w.key) {
@@ -265,33 +316,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sessions_and_addresses_run_out_and_addresses_refill_after_an_hour() {
+    #[tokio::test]
+    async fn sessions_and_addresses_run_out_and_addresses_refill_after_an_hour() {
         let c = Counters::new(VerificationLimits {
             starts_per_session: 2,
             starts_per_address_per_hour: 3,
             ..VerificationLimits::default()
         });
         let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
-        assert!(c.take_start(&who("a", Some("192.0.2.1")), t0));
-        assert!(c.take_start(&who("a", Some("192.0.2.1")), t0));
-        assert!(!c.take_start(&who("a", Some("192.0.2.1")), t0), "session");
-        assert!(c.take_start(&who("b", Some("192.0.2.1")), t0));
-        assert!(!c.take_start(&who("c", Some("192.0.2.1")), t0), "address");
+        assert!(c.take_start(&who("a", Some("192.0.2.1")), t0).await);
+        assert!(c.take_start(&who("a", Some("192.0.2.1")), t0).await);
+        assert!(
+            !c.take_start(&who("a", Some("192.0.2.1")), t0).await,
+            "session"
+        );
+        assert!(c.take_start(&who("b", Some("192.0.2.1")), t0).await);
+        assert!(
+            !c.take_start(&who("c", Some("192.0.2.1")), t0).await,
+            "address"
+        );
         // Another host in the same IPv6 /64 is the same address.
-        assert!(c.take_start(&who("d", Some("2001:db8::1")), t0));
-        assert!(c.take_start(&who("e", Some("2001:db8::2")), t0));
-        assert!(c.take_start(&who("f", Some("2001:db8::3")), t0));
-        assert!(!c.take_start(&who("g", Some("2001:db8::4")), t0));
+        assert!(c.take_start(&who("d", Some("2001:db8::1")), t0).await);
+        assert!(c.take_start(&who("e", Some("2001:db8::2")), t0).await);
+        assert!(c.take_start(&who("f", Some("2001:db8::3")), t0).await);
+        assert!(!c.take_start(&who("g", Some("2001:db8::4")), t0).await);
         // Refused attempts took nothing: an hour after the first starts,
         // the address has room again; the session never does.
         let later = t0 + Duration::hours(1);
-        assert!(c.take_start(&who("h", Some("192.0.2.1")), later));
-        assert!(!c.take_start(&who("a", Some("192.0.2.9")), later));
+        assert!(c.take_start(&who("h", Some("192.0.2.1")), later).await);
+        assert!(!c.take_start(&who("a", Some("192.0.2.9")), later).await);
     }
 
-    #[test]
-    fn a_patient_key_in_common_is_enough_to_share_the_count() {
+    #[tokio::test]
+    async fn a_patient_key_in_common_is_enough_to_share_the_count() {
         let c = Counters::new(VerificationLimits {
             codes_per_patient_per_hour: 2,
             ..VerificationLimits::default()
@@ -302,10 +359,10 @@ mod tests {
             &Subject("s2".into()),
             ["n-morgan-sample".to_owned(), "n-sample".to_owned()],
         );
-        assert!(c.take_code(&one, t0));
-        assert!(c.take_code(&other, t0));
-        assert!(!c.take_code(&one, t0));
-        c.give_back_code(&other, t0);
-        assert!(c.take_code(&one, t0));
+        assert!(c.take_code(&one, t0).await);
+        assert!(c.take_code(&other, t0).await);
+        assert!(!c.take_code(&one, t0).await);
+        c.give_back_code(&other, t0).await;
+        assert!(c.take_code(&one, t0).await);
     }
 }

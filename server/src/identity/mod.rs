@@ -30,6 +30,7 @@ pub mod delivery;
 pub mod details;
 pub mod limits;
 pub mod otp;
+mod shared_counts;
 pub mod unlock;
 
 use std::sync::Arc;
@@ -143,6 +144,18 @@ impl Identity {
         self
     }
 
+    /// Counts starts and codes in `store` with `limits`, for instances
+    /// sharing a PostgreSQL (see [`limits`]).
+    #[must_use]
+    pub fn with_shared_limits(
+        mut self,
+        limits: VerificationLimits,
+        store: crate::store::Store,
+    ) -> Self {
+        self.counters = Arc::new(Counters::new(limits).shared_in(store));
+        self
+    }
+
     /// The start and code limits in force.
     #[must_use]
     pub fn limits(&self) -> &VerificationLimits {
@@ -165,7 +178,7 @@ impl Identity {
     pub async fn start(&self, who: &Requester, details: &Details, now: DateTime<Utc>) -> Started {
         // Session and address first: the same for anybody, before the EHR
         // is asked anything.
-        if !self.counters.take_start(who, now) {
+        if !self.counters.take_start(who, now).await {
             self.records
                 .record(who.event(AuditAction::VerificationStart, None, AuditOutcome::Denied))
                 .await;
@@ -188,7 +201,7 @@ impl Identity {
                 Ok(found) => patient = patient.or(found),
                 Err(_) => {
                     // Not the patient's doing: the start does not count.
-                    self.counters.give_back_start(who, now);
+                    self.counters.give_back_start(who, now).await;
                     return Started::Unavailable;
                 }
             }
@@ -221,7 +234,7 @@ impl Identity {
             destination,
             keys,
         };
-        if !self.counters.take_patient_start(&pending.keys, now) {
+        if !self.counters.take_patient_start(&pending.keys, now).await {
             return self.refused(who, &pending, now).await;
         }
         self.issue(who, pending, now).await
@@ -268,7 +281,7 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Started {
         let deliverable = pending.destination.is_some();
-        if !self.counters.take_code(&pending.keys, now) {
+        if !self.counters.take_code(&pending.keys, now).await {
             return self.refused(who, &pending, now).await;
         }
         let result = self
@@ -276,7 +289,7 @@ impl Identity {
             .issue(&pending.subject, deliverable, now)
             .await;
         if !matches!(result, Ok(Ok(_))) {
-            self.counters.give_back_code(&pending.keys, now);
+            self.counters.give_back_code(&pending.keys, now).await;
         }
         let issued = match result {
             Ok(Ok(issued)) => issued,

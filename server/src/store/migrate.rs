@@ -96,6 +96,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "rate buckets",
         include_str!("../../migrations/0009_rate_buckets.sql"),
     ),
+    Migration::new(
+        10,
+        "limit events",
+        include_str!("../../migrations/0010_limit_events.sql"),
+    ),
 ];
 
 /// Applies the migrations `pool` lacks, in one transaction; concurrent
