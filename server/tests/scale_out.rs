@@ -539,3 +539,42 @@ async fn the_verification_start_limit_holds_across_instances() {
         ]
     );
 }
+
+/// A verification lockout holds across instances: wrong codes typed on
+/// connections that nginx sends to alternate instances count together,
+/// and once the patient is locked the right code is refused on either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_lockout_holds_across_instances_behind_nginx() {
+    let db = Db::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("CARECHAT_MAX_CONSECUTIVE_FAILURES", "3")];
+    let a = Instance::start_with(&db, dir.path().join("a"), None, &env).await;
+    let b =
+        Instance::start_with(&db, dir.path().join("b"), Some(&dir.path().join("a")), &env).await;
+    let nginx = Nginx::start(&[a.port, b.port]).await;
+    let pinned = pinned(nginx.port).await;
+    let mut patient = Patient::consented(nginx.port, &pinned).await;
+    let (intent, _) = patient.say("v1", "When is my next appointment?").await;
+    assert_eq!(intent, "identity.details_needed");
+    let (intent, _) = patient.say("v2", "03/02/1984 Sample").await;
+    assert_eq!(intent, "identity.code_sent");
+    let code = newest_code(&[&a, &b], 0).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let mut intents = Vec::new();
+    for n in 0..3 {
+        patient.reconnect().await;
+        let (intent, _) = patient.say(&format!("w{n}"), wrong).await;
+        intents.push(intent);
+    }
+    assert_eq!(intents[..2], ["identity.code_wrong", "identity.code_wrong"]);
+    assert_eq!(intents[2], "identity.locked", "{intents:?}");
+    for n in 0..2 {
+        patient.reconnect().await;
+        let (intent, _) = patient.say(&format!("r{n}"), &code).await;
+        assert_eq!(
+            intent, "identity.locked",
+            "the right code on the next instance"
+        );
+    }
+    drop(nginx);
+}
