@@ -285,9 +285,11 @@ impl Batch {
         let saved = stored::write_rows(&mut tx, &rows).await?;
         let mark = match first_line {
             Some(line) => Some(Mark::Line(line)),
+            // The last row written is the newest write of its copy (an
+            // older one shares its result but was not itself written).
             None => saved
                 .iter()
-                .position(|s| matches!(s, Saved::Written(_)))
+                .rposition(|s| matches!(s, Saved::Written(_)))
                 .map(Mark::Row),
         };
         *sent = mark.map(|mark| Sent {
