@@ -377,6 +377,15 @@ pub(crate) mod tests {
         assert_eq!(texts, ["first", "second"]);
     }
 
+    #[test]
+    fn a_values_list_numbers_every_placeholder_once() {
+        assert_eq!(crate::store::values_list(2, 2, None), "($1, $2), ($3, $4)");
+        assert_eq!(
+            crate::store::values_list(2, 3, Some("1")),
+            "($1, 1, $2, $3), ($4, 1, $5, $6)"
+        );
+    }
+
     #[tokio::test]
     async fn lines_of_many_sessions_in_one_batch_keep_their_order() {
         let (_dir, store, journal) = journal().await;

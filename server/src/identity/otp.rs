@@ -468,7 +468,8 @@ impl Verifier {
     }
 }
 
-fn random_id() -> String {
+/// A random 16-byte id, base64url (challenge ids, limit events).
+pub(super) fn random_id() -> String {
     random_id_of(16)
 }
 

@@ -16,7 +16,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
-use rand_core::RngCore as _;
 use sqlx::Row as _;
 
 use crate::store::{Store, StoreError};
@@ -92,10 +91,8 @@ impl SharedCounts {
             }
         }
         for key in &keys {
-            let mut id = [0u8; 16];
-            rand_core::OsRng.fill_bytes(&mut id);
             sqlx::query("INSERT INTO limit_events (id, key, at) VALUES ($1, $2, $3)")
-                .bind(hex(&id))
+                .bind(super::otp::random_id())
                 .bind(key)
                 .bind(at)
                 .execute(&mut *tx)
@@ -138,12 +135,4 @@ impl SharedCounts {
             tracing::debug!(error = %e, "old verification counts not swept");
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

@@ -54,7 +54,7 @@ use zeroize::Zeroizing;
 use crate::conversation::ChatState;
 use crate::journal::Journal;
 use crate::store::write::WriteTx;
-use crate::store::{aad, now_ms, Sealed, Store, StoreError};
+use crate::store::{aad, now_ms, values_list, Sealed, Store, StoreError};
 
 /// How far above its snapshot's counter a restored session starts sealing.
 pub const RESUME_GAP: u64 = 1024;
@@ -393,16 +393,10 @@ pub(crate) async fn write_rows(
         }
     }
     for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|n| {
-                let p = 3 * n;
-                format!("(${}, 1, ${}, ${})", p + 1, p + 2, p + 3)
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO live_sessions (session, version, expires_at, state) VALUES {} \
              ON CONFLICT (session) DO NOTHING RETURNING session",
-            values.join(", ")
+            values_list(chunk.len(), 3, Some("1"))
         );
         let mut query = sqlx::query(&sql);
         for &i in chunk {
@@ -427,18 +421,12 @@ pub(crate) async fn write_rows(
         }
     }
     for chunk in updates.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|n| {
-                let p = 4 * n;
-                format!("(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4)
-            })
-            .collect();
         // A bare VALUES list names its columns column1, column2, … on
         // SQLite and PostgreSQL alike.
         let sql = format!(
             "UPDATE live_sessions SET version = version + 1, expires_at = v.column3, state = v.column4 \
              FROM (VALUES {}) AS v WHERE session = v.column1 AND version = v.column2 RETURNING session",
-            values.join(", ")
+            values_list(chunk.len(), 4, None)
         );
         let mut query = sqlx::query(&sql);
         for &(i, read) in chunk {

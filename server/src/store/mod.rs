@@ -148,6 +148,25 @@ pub enum StoreError {
     NoActiveKey,
 }
 
+/// `rows` groups of `columns` numbered placeholders for a multi-row
+/// `VALUES` list: `($1, $2), ($3, $4)` for 2 and 2. `fixed` is put
+/// after the first placeholder of each group (a constant column).
+#[must_use]
+pub(crate) fn values_list(rows: usize, columns: usize, fixed: Option<&str>) -> String {
+    (0..rows)
+        .map(|row| {
+            let mut group: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", row * columns + c))
+                .collect();
+            if let Some(fixed) = fixed {
+                group.insert(1, fixed.to_owned());
+            }
+            format!("({})", group.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A transcript line as [`Store::append_in`] wrote it: where, and its
 /// sealed body (unique: every seal has a fresh nonce).
 #[derive(Debug, Clone)]
@@ -546,22 +565,9 @@ impl Store {
             lines.push((session_ix, *seq, message, body));
         }
         for chunk in lines.chunks(PER_STATEMENT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|n| {
-                    let p = 5 * n;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${})",
-                        p + 1,
-                        p + 2,
-                        p + 3,
-                        p + 4,
-                        p + 5
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO transcript (session, seq, role, at, body) VALUES {}",
-                values.join(", ")
+                values_list(chunk.len(), 5, None)
             );
             let mut query = sqlx::query(&sql);
             for (session_ix, seq, message, body) in chunk {
